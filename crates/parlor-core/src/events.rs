@@ -1,0 +1,1 @@
+//! Live conversation events. (Filled in by the live-updates work.)

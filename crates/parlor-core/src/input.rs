@@ -1,0 +1,206 @@
+//! Validated inputs to the store: what creating or changing a resource needs, already parsed
+//! into domain types by the HTTP layer. A patch field of `None` leaves the value as it is; a
+//! nullable field is `Option<Option<T>>` so "set to null" and "leave alone" differ.
+
+use crate::id::*;
+use crate::model::{
+    AccessType, Attachment, AttachmentType, Canvas, Citation, CitationNode, ConversationStatus, JsonObject,
+    MessageType, Sender, SenderType,
+};
+
+/// Defaults of a new chatbot, where the request leaves a field out.
+pub const DEFAULT_FALLBACK_MESSAGE: &str = "Sorry, I don't know the answer to that yet.";
+pub const DEFAULT_TEMPERATURE: f64 = 0.7;
+pub const DEFAULT_HISTORY_MESSAGES: i64 = 10;
+
+#[derive(Clone, Debug)]
+pub struct NewChatbot {
+    pub name: String,
+    pub instructions: String,
+    pub welcome_message: String,
+    pub fallback_message: String,
+    pub model: Option<String>,
+    pub temperature: f64,
+    pub history_messages: i64,
+    pub webhook_url: Option<String>,
+}
+
+impl NewChatbot {
+    /// A chatbot with every optional field at its default.
+    pub fn named(name: impl Into<String>) -> Self {
+        NewChatbot {
+            name: name.into(),
+            instructions: String::new(),
+            welcome_message: String::new(),
+            fallback_message: DEFAULT_FALLBACK_MESSAGE.into(),
+            model: None,
+            temperature: DEFAULT_TEMPERATURE,
+            history_messages: DEFAULT_HISTORY_MESSAGES,
+            webhook_url: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ChatbotPatch {
+    pub name: Option<String>,
+    pub instructions: Option<String>,
+    pub welcome_message: Option<String>,
+    pub fallback_message: Option<String>,
+    pub model: Option<Option<String>>,
+    pub temperature: Option<f64>,
+    pub history_messages: Option<i64>,
+    pub webhook_url: Option<Option<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewWebChat {
+    pub name: String,
+    pub chatbot: ChatbotId,
+    pub access_type: AccessType,
+    pub welcome_message: String,
+    pub allowed_origins: Vec<String>,
+    pub is_active: bool,
+    pub enable_file_upload: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WebChatPatch {
+    pub name: Option<String>,
+    pub chatbot: Option<ChatbotId>,
+    pub access_type: Option<AccessType>,
+    pub welcome_message: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+    pub enable_file_upload: Option<bool>,
+}
+
+/// Filters of the inbox list; a filter naming nothing of the organization gives no rows.
+#[derive(Clone, Debug, Default)]
+pub struct InboxFilter {
+    pub chatbot: Option<ChatbotId>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewContact {
+    /// `None`: the store names the contact `Visitor <n>`.
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub source_id: Option<String>,
+    pub query_metadata: Option<JsonObject>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    pub avatar: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub phone_number: Option<Option<String>>,
+    pub source_id: Option<Option<String>>,
+    pub query_metadata: Option<Option<JsonObject>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAttachment {
+    pub kind: AttachmentType,
+    pub filename: String,
+    /// The external URL; for an upload, the store fills in Parlor's own URL path.
+    pub file: Option<String>,
+    pub storage_path: Option<String>,
+    pub content_type: Option<String>,
+    pub size: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewConversation {
+    pub web_chat: WebChatId,
+    /// `None`: a new contact is made for the conversation.
+    pub contact: Option<ContactId>,
+    pub title: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ConversationPatch {
+    pub title: Option<String>,
+    pub status: Option<ConversationStatus>,
+    pub auto_reply_enabled: Option<bool>,
+}
+
+/// Filters of the conversation list.
+#[derive(Clone, Debug, Default)]
+pub struct ConversationFilter {
+    pub inbox: Option<WebChatId>,
+    pub keyword: Option<crate::search::Query>,
+}
+
+/// An attachment given with a message: one of this organization's by id, or an external file
+/// registered on the fly.
+#[derive(Clone, Debug)]
+pub enum AttachmentInput {
+    Existing(AttachmentId),
+    External { kind: AttachmentType, filename: String, file: String },
+}
+
+/// A message to store. The store resolves attachment inputs, fills the sender of a contact's
+/// message, and updates the conversation (title, last message, counters) in one transaction.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub conversation: ConversationId,
+    pub kind: MessageType,
+    pub sender_type: SenderType,
+    /// For contact messages: the contact (checked to be this org's); `None` uses the
+    /// conversation's contact. Ignored for other sender types.
+    pub contact: Option<ContactId>,
+    /// For agent and bot messages: the sender shown.
+    pub sender: Option<Sender>,
+    pub content: String,
+    pub content_payload: Option<JsonObject>,
+    pub query_metadata: Option<JsonObject>,
+    pub attachments: Vec<AttachmentInput>,
+    pub canvas: Option<Canvas>,
+    pub metadata: JsonObject,
+}
+
+/// The end of a bot reply: stored in one transaction with its record.
+#[derive(Clone, Debug)]
+pub struct FinishedReply {
+    pub message: MessageId,
+    pub content: String,
+    pub citations: Vec<Citation>,
+    pub citation_nodes: Vec<CitationNode>,
+    pub metadata: JsonObject,
+    /// The record of this answer.
+    pub record: NewRecord,
+}
+
+/// A question/answer record, written with the reply that answers it.
+#[derive(Clone, Debug)]
+pub struct NewRecord {
+    pub chatbot: ChatbotId,
+    pub user_message: MessageId,
+    pub input_message: String,
+    pub condense_message: String,
+    pub context: Option<String>,
+    pub reply_time_ms: i64,
+    pub error: Option<String>,
+    pub finish_reason: String,
+}
+
+/// Attachments a message had, as stored with it.
+pub type StoredAttachments = Vec<Attachment>;
+
+#[derive(Clone, Debug)]
+pub struct NewDocument {
+    pub title: String,
+    pub content: String,
+    pub metadata: JsonObject,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DocumentPatch {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub metadata: Option<JsonObject>,
+}

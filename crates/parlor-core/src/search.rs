@@ -1,0 +1,131 @@
+//! Full-text search terms, shared by both backends so they match alike.
+//!
+//! Text is normalized here before either database indexes it: lowercased, everything that is
+//! not a letter or digit turned into a space, and each CJK character made a word of its own.
+//! SQLite's `unicode61` tokenizer and PostgreSQL's `simple` configuration then split the same
+//! words, and a query built from [`Query`] means the same on both. Splitting CJK characters
+//! is what lets text without spaces between words (Chinese, Japanese) match by substring: a
+//! run of characters becomes a phrase of single-character words.
+
+/// Normalizes text for the full-text index (and queries for matching it).
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true;
+    for ch in text.chars() {
+        if is_cjk(ch) {
+            if !last_space {
+                out.push(' ');
+            }
+            out.push(ch);
+            out.push(' ');
+            last_space = true;
+        } else if ch.is_alphanumeric() {
+            for lc in ch.to_lowercase() {
+                out.push(lc);
+            }
+            last_space = false;
+        } else if !last_space {
+            out.push(' ');
+            last_space = true;
+        }
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}
+
+/// Characters written without spaces between words: CJK ideographs, kana, Hangul syllables.
+pub fn is_cjk(ch: char) -> bool {
+    matches!(ch as u32,
+        0x3040..=0x30FF        // Hiragana, Katakana
+        | 0x3400..=0x4DBF      // CJK Extension A
+        | 0x4E00..=0x9FFF      // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF      // Hangul syllables
+        | 0xF900..=0xFAFF      // CJK Compatibility Ideographs
+        | 0x20000..=0x2FA1F) // CJK Extensions B–F and supplement
+}
+
+/// One term of a query. Its text is already normalized (only letters and digits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Term {
+    /// A word, matched exactly or as a prefix of an indexed word.
+    Word { text: String, prefix: bool },
+    /// Consecutive words (a CJK run, one character each): a substring match.
+    Phrase(Vec<String>),
+}
+
+/// How a query's clauses combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Every clause must match (keyword search).
+    All,
+    /// Any clause may match, ranked by how well (knowledge retrieval).
+    Any,
+}
+
+/// A full-text query: clauses, each a set of alternative terms (any one of which matches).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub clauses: Vec<Vec<Term>>,
+    pub combine: Combine,
+}
+
+impl Query {
+    /// The conversation `keyword` query: terms ANDed, each a word prefix; CJK runs match as
+    /// substrings. `None` when the keyword holds no searchable character.
+    pub fn keyword(keyword: &str) -> Option<Query> {
+        let clauses: Vec<Vec<Term>> = split_terms(keyword).into_iter().map(|t| vec![t]).collect();
+        (!clauses.is_empty()).then_some(Query { clauses, combine: Combine::All })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clauses.iter().all(|c| c.is_empty())
+    }
+}
+
+/// Splits text into prefix words and CJK phrases, in order.
+pub fn split_terms(text: &str) -> Vec<Term> {
+    let mut terms = Vec::new();
+    let mut phrase: Vec<String> = Vec::new();
+    for word in normalize(text).split(' ').filter(|w| !w.is_empty()) {
+        let mut chars = word.chars();
+        let single_cjk = matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c));
+        if single_cjk {
+            phrase.push(word.to_string());
+        } else {
+            if !phrase.is_empty() {
+                terms.push(Term::Phrase(std::mem::take(&mut phrase)));
+            }
+            terms.push(Term::Word { text: word.to_string(), prefix: true });
+        }
+    }
+    if !phrase.is_empty() {
+        terms.push(Term::Phrase(phrase));
+    }
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_punctuation_case_and_cjk() {
+        assert_eq!(normalize("Hello, WORLD! e-mail"), "hello world e mail");
+        assert_eq!(normalize("导出记录 now"), "导 出 记 录 now");
+        assert_eq!(normalize("  "), "");
+    }
+
+    #[test]
+    fn keyword_terms() {
+        let q = Query::keyword("Exp 记录").unwrap();
+        assert_eq!(
+            q.clauses,
+            vec![
+                vec![Term::Word { text: "exp".into(), prefix: true }],
+                vec![Term::Phrase(vec!["记".into(), "录".into()])]
+            ]
+        );
+        assert!(Query::keyword(" !? ").is_none());
+    }
+}

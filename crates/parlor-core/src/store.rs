@@ -1,0 +1,142 @@
+//! The storage contract: one trait, one implementation per database (`parlor-store-sqlite`,
+//! `parlor-store-postgres`), picked by URL at start and held as `Arc<dyn Store>`.
+//!
+//! Methods are use cases, not tables: "create a message" also updates its conversation's
+//! title, counters and search index in the same transaction. Every method but the key and
+//! organization ones takes the caller's organization and never sees another's rows: a row of
+//! another organization is [`StoreError::NotFound`], like one that does not exist.
+
+use crate::error::StoreResult;
+use crate::id::*;
+use crate::input::*;
+use crate::model::*;
+use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks the database answers (`/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the pool; later calls fail.
+    async fn close(&self);
+
+    // --- organizations and keys -------------------------------------------------------------
+
+    async fn create_org(&self, name: &str) -> StoreResult<Organization>;
+    async fn get_org(&self, id: OrgId) -> StoreResult<Organization>;
+    async fn org_count(&self) -> StoreResult<i64>;
+    /// Stores a key by its SHA-256 hex digest; the key itself is never stored.
+    async fn create_api_key(
+        &self,
+        org: OrgId,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+    ) -> StoreResult<ApiKey>;
+    /// The active (not revoked) key with this digest.
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, id: ApiKeyId) -> StoreResult<ApiKey>;
+
+    // --- chatbots ---------------------------------------------------------------------------
+
+    /// Creates the chatbot and its API web chat.
+    async fn create_chatbot(&self, org: OrgId, input: NewChatbot) -> StoreResult<Chatbot>;
+    async fn get_chatbot(&self, org: OrgId, id: ChatbotId) -> StoreResult<Chatbot>;
+    async fn list_chatbots(&self, org: OrgId, page: PageRequest) -> StoreResult<NumberPage<Chatbot>>;
+    async fn update_chatbot(&self, org: OrgId, id: ChatbotId, patch: ChatbotPatch) -> StoreResult<Chatbot>;
+    /// Deletes the chatbot with its web chats, their conversations and messages, and its
+    /// knowledge.
+    async fn delete_chatbot(&self, org: OrgId, id: ChatbotId) -> StoreResult<()>;
+
+    // --- web chats and inboxes --------------------------------------------------------------
+
+    /// `chatbot` must be this organization's ([`StoreError::InvalidReference`] otherwise).
+    async fn create_web_chat(&self, org: OrgId, input: NewWebChat) -> StoreResult<WebChat>;
+    async fn get_web_chat(&self, org: OrgId, id: WebChatId) -> StoreResult<WebChat>;
+    async fn list_web_chats(&self, org: OrgId, page: PageRequest) -> StoreResult<NumberPage<WebChat>>;
+    async fn update_web_chat(&self, org: OrgId, id: WebChatId, patch: WebChatPatch) -> StoreResult<WebChat>;
+    /// Deletes the web chat with its conversations and their messages.
+    async fn delete_web_chat(&self, org: OrgId, id: WebChatId) -> StoreResult<()>;
+    async fn get_inbox(&self, org: OrgId, id: WebChatId) -> StoreResult<Inbox>;
+    async fn list_inboxes(
+        &self,
+        org: OrgId,
+        filter: InboxFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Inbox>>;
+
+    // --- contacts ---------------------------------------------------------------------------
+
+    async fn create_contact(&self, org: OrgId, input: NewContact) -> StoreResult<Contact>;
+    async fn get_contact(&self, org: OrgId, id: ContactId) -> StoreResult<Contact>;
+    /// `query` matches name, email or phone number, case-insensitively, as a substring.
+    async fn list_contacts(
+        &self,
+        org: OrgId,
+        query: Option<&str>,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Contact>>;
+    async fn update_contact(&self, org: OrgId, id: ContactId, patch: ContactPatch) -> StoreResult<Contact>;
+    /// Deletes the contact; its conversations stay, with no contact.
+    async fn delete_contact(&self, org: OrgId, id: ContactId) -> StoreResult<()>;
+
+    // --- attachments ------------------------------------------------------------------------
+
+    async fn create_attachment(&self, org: OrgId, input: NewAttachment) -> StoreResult<StoredAttachment>;
+    async fn get_attachment(&self, org: OrgId, id: AttachmentId) -> StoreResult<StoredAttachment>;
+
+    // --- conversations ----------------------------------------------------------------------
+
+    /// `web_chat` and `contact` must be this organization's (`InvalidReference` otherwise).
+    async fn create_conversation(&self, org: OrgId, input: NewConversation) -> StoreResult<Conversation>;
+    async fn get_conversation(&self, org: OrgId, id: ConversationId) -> StoreResult<Conversation>;
+    /// Newest first by `(createdAt, id)`, also under a keyword.
+    async fn list_conversations(
+        &self,
+        org: OrgId,
+        filter: ConversationFilter,
+        page: CursorRequest,
+    ) -> StoreResult<CursorPage<Conversation>>;
+    async fn update_conversation(
+        &self,
+        org: OrgId,
+        id: ConversationId,
+        patch: ConversationPatch,
+    ) -> StoreResult<Conversation>;
+    /// Deletes the conversation and its messages.
+    async fn delete_conversation(&self, org: OrgId, id: ConversationId) -> StoreResult<()>;
+    /// Sets `lastReadAt` to now; the unread count drops to zero.
+    async fn mark_conversation_read(&self, org: OrgId, id: ConversationId) -> StoreResult<Conversation>;
+
+    // --- messages ---------------------------------------------------------------------------
+
+    /// Stores a message and updates its conversation in the same transaction.
+    /// `conversation`, `contact` and attachment ids must be this organization's
+    /// (`InvalidReference` naming the field otherwise).
+    async fn create_message(&self, org: OrgId, input: NewMessage) -> StoreResult<Message>;
+    /// `conversation`: also require the message to be in that conversation.
+    async fn get_message(
+        &self,
+        org: OrgId,
+        id: MessageId,
+        conversation: Option<ConversationId>,
+    ) -> StoreResult<Message>;
+    /// Newest first. With a conversation, also its message count.
+    async fn list_messages(
+        &self,
+        org: OrgId,
+        conversation: Option<ConversationId>,
+        page: CursorRequest,
+    ) -> StoreResult<(CursorPage<Message>, Option<i64>)>;
+    async fn set_message_feedback(
+        &self,
+        org: OrgId,
+        id: MessageId,
+        feedback: Option<String>,
+    ) -> StoreResult<Message>;
+}
