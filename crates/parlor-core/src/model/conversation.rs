@@ -305,3 +305,13 @@ pub struct Message {
     #[schema(value_type = Object)]
     pub metadata: JsonObject,
 }
+
+/// A conversation's automatic title: its first incoming message, cut to 100 characters.
+pub fn title_from(content: &str) -> String {
+    content.trim().chars().take(100).collect()
+}
+
+/// The URL path an uploaded attachment is served at (relative to the server's origin).
+pub fn upload_url(id: AttachmentId) -> String {
+    format!("/api/attachments-upload/{id}/file/")
+}

@@ -1,0 +1,272 @@
+//! Parlor's embedded store: the [`Store`] on SQLite, the default that needs nothing
+//! installed.
+//!
+//! One file in the data dir, in WAL mode (readers never wait for the writer) with foreign
+//! keys on. Writes go through a pool of one connection that starts its transactions with
+//! `BEGIN IMMEDIATE`: SQLite has one writer anyway, and taking the write lock up front means
+//! a transaction never fails half-way with `SQLITE_BUSY` when it turns from reading to
+//! writing. Reads use a separate pool of several connections. Keyword search runs on FTS5.
+
+mod chatbots;
+mod contacts;
+mod conversations;
+mod messages;
+mod orgs;
+mod rows;
+mod search;
+
+use async_trait::async_trait;
+use parlor_core::StoreError;
+use parlor_core::error::StoreResult;
+use parlor_core::id::*;
+use parlor_core::input::*;
+use parlor_core::model::*;
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::store::Store;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// The SQLite [`Store`].
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    /// One connection: every write transaction.
+    write: SqlitePool,
+    /// Several connections: reads, which WAL lets run beside the writer.
+    read: SqlitePool,
+}
+
+/// A write transaction.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a commit survives a process crash; only an OS crash or power
+            // loss may drop the last commits, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(base.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::migrate!("./migrations").run(&write).await.map_err(StoreError::backend)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(SqliteStore { write, read })
+    }
+
+    /// Starts a write transaction holding SQLite's write lock.
+    pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+        self.write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+    }
+
+    /// Runs SQLite's own consistency check; `Ok` when it says `ok`.
+    pub async fn integrity_check(&self) -> StoreResult<()> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.read).await.map_err(map_err)?;
+        if rows.len() == 1 && rows[0] == "ok" { Ok(()) } else { Err(StoreError::Backend(rows.join("; "))) }
+    }
+}
+
+/// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is
+/// `NotFound`, the rest is a backend failure.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        _ => StoreError::backend(e),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    async fn create_org(&self, name: &str) -> StoreResult<Organization> {
+        orgs::create_org(self, name).await
+    }
+    async fn get_org(&self, id: OrgId) -> StoreResult<Organization> {
+        orgs::get_org(self, id).await
+    }
+    async fn org_count(&self) -> StoreResult<i64> {
+        orgs::org_count(self).await
+    }
+    async fn create_api_key(
+        &self,
+        org: OrgId,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+    ) -> StoreResult<ApiKey> {
+        orgs::create_api_key(self, org, name, key_hash, prefix).await
+    }
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        orgs::find_api_key(self, key_hash).await
+    }
+    async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>> {
+        orgs::list_api_keys(self, org).await
+    }
+    async fn revoke_api_key(&self, id: ApiKeyId) -> StoreResult<ApiKey> {
+        orgs::revoke_api_key(self, id).await
+    }
+
+    async fn create_chatbot(&self, org: OrgId, input: NewChatbot) -> StoreResult<Chatbot> {
+        chatbots::create_chatbot(self, org, input).await
+    }
+    async fn get_chatbot(&self, org: OrgId, id: ChatbotId) -> StoreResult<Chatbot> {
+        chatbots::get_chatbot(&self.read, org, id).await
+    }
+    async fn list_chatbots(&self, org: OrgId, page: PageRequest) -> StoreResult<NumberPage<Chatbot>> {
+        chatbots::list_chatbots(self, org, page).await
+    }
+    async fn update_chatbot(&self, org: OrgId, id: ChatbotId, patch: ChatbotPatch) -> StoreResult<Chatbot> {
+        chatbots::update_chatbot(self, org, id, patch).await
+    }
+    async fn delete_chatbot(&self, org: OrgId, id: ChatbotId) -> StoreResult<()> {
+        chatbots::delete_chatbot(self, org, id).await
+    }
+
+    async fn create_web_chat(&self, org: OrgId, input: NewWebChat) -> StoreResult<WebChat> {
+        chatbots::create_web_chat(self, org, input).await
+    }
+    async fn get_web_chat(&self, org: OrgId, id: WebChatId) -> StoreResult<WebChat> {
+        chatbots::get_web_chat(&self.read, org, id).await
+    }
+    async fn list_web_chats(&self, org: OrgId, page: PageRequest) -> StoreResult<NumberPage<WebChat>> {
+        chatbots::list_web_chats(self, org, page).await
+    }
+    async fn update_web_chat(&self, org: OrgId, id: WebChatId, patch: WebChatPatch) -> StoreResult<WebChat> {
+        chatbots::update_web_chat(self, org, id, patch).await
+    }
+    async fn delete_web_chat(&self, org: OrgId, id: WebChatId) -> StoreResult<()> {
+        chatbots::delete_web_chat(self, org, id).await
+    }
+    async fn get_inbox(&self, org: OrgId, id: WebChatId) -> StoreResult<Inbox> {
+        chatbots::get_inbox(self, org, id).await
+    }
+    async fn list_inboxes(
+        &self,
+        org: OrgId,
+        filter: InboxFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Inbox>> {
+        chatbots::list_inboxes(self, org, filter, page).await
+    }
+
+    async fn create_contact(&self, org: OrgId, input: NewContact) -> StoreResult<Contact> {
+        contacts::create_contact(self, org, input).await
+    }
+    async fn get_contact(&self, org: OrgId, id: ContactId) -> StoreResult<Contact> {
+        let mut conn = self.read.acquire().await.map_err(map_err)?;
+        contacts::get_contact(&mut conn, org, id).await
+    }
+    async fn list_contacts(
+        &self,
+        org: OrgId,
+        query: Option<&str>,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Contact>> {
+        contacts::list_contacts(self, org, query, page).await
+    }
+    async fn update_contact(&self, org: OrgId, id: ContactId, patch: ContactPatch) -> StoreResult<Contact> {
+        contacts::update_contact(self, org, id, patch).await
+    }
+    async fn delete_contact(&self, org: OrgId, id: ContactId) -> StoreResult<()> {
+        contacts::delete_contact(self, org, id).await
+    }
+
+    async fn create_attachment(&self, org: OrgId, input: NewAttachment) -> StoreResult<StoredAttachment> {
+        messages::create_attachment(self, org, input).await
+    }
+    async fn get_attachment(&self, org: OrgId, id: AttachmentId) -> StoreResult<StoredAttachment> {
+        messages::get_attachment(&self.read, org, id).await
+    }
+
+    async fn create_conversation(&self, org: OrgId, input: NewConversation) -> StoreResult<Conversation> {
+        conversations::create_conversation(self, org, input).await
+    }
+    async fn get_conversation(&self, org: OrgId, id: ConversationId) -> StoreResult<Conversation> {
+        let mut conn = self.read.acquire().await.map_err(map_err)?;
+        conversations::get_conversation(&mut conn, org, id).await
+    }
+    async fn list_conversations(
+        &self,
+        org: OrgId,
+        filter: ConversationFilter,
+        page: CursorRequest,
+    ) -> StoreResult<CursorPage<Conversation>> {
+        conversations::list_conversations(self, org, filter, page).await
+    }
+    async fn update_conversation(
+        &self,
+        org: OrgId,
+        id: ConversationId,
+        patch: ConversationPatch,
+    ) -> StoreResult<Conversation> {
+        conversations::update_conversation(self, org, id, patch).await
+    }
+    async fn delete_conversation(&self, org: OrgId, id: ConversationId) -> StoreResult<()> {
+        conversations::delete_conversation(self, org, id).await
+    }
+    async fn mark_conversation_read(&self, org: OrgId, id: ConversationId) -> StoreResult<Conversation> {
+        conversations::mark_read(self, org, id).await
+    }
+
+    async fn create_message(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
+        messages::create_message(self, org, input).await
+    }
+    async fn get_message(
+        &self,
+        org: OrgId,
+        id: MessageId,
+        conversation: Option<ConversationId>,
+    ) -> StoreResult<Message> {
+        messages::get_message(&self.read, org, id, conversation).await
+    }
+    async fn list_messages(
+        &self,
+        org: OrgId,
+        conversation: Option<ConversationId>,
+        page: CursorRequest,
+    ) -> StoreResult<(CursorPage<Message>, Option<i64>)> {
+        messages::list_messages(self, org, conversation, page).await
+    }
+    async fn set_message_feedback(
+        &self,
+        org: OrgId,
+        id: MessageId,
+        feedback: Option<String>,
+    ) -> StoreResult<Message> {
+        messages::set_feedback(self, org, id, feedback).await
+    }
+}
