@@ -128,7 +128,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn offset(&self) -> i64 {
-        ((self.page.saturating_sub(1)) * self.page_size) as i64
+        i64::try_from(self.page.saturating_sub(1).saturating_mul(self.page_size)).unwrap_or(i64::MAX)
     }
 
     pub fn limit(&self) -> i64 {

@@ -101,7 +101,7 @@ pub(crate) async fn insert_contact(tx: &mut Tx, org: OrgId, input: NewContact) -
 pub(crate) async fn create_contact(s: &SqliteStore, org: OrgId, input: NewContact) -> StoreResult<Contact> {
     let mut tx = s.begin().await?;
     let id = insert_contact(&mut tx, org, input).await?;
-    let c = get_contact(&mut *tx, org, id).await?;
+    let c = get_contact(&mut tx, org, id).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(c)
 }
@@ -169,7 +169,7 @@ pub(crate) async fn update_contact(
     p: ContactPatch,
 ) -> StoreResult<Contact> {
     let mut tx = s.begin().await?;
-    let mut c = get_contact(&mut *tx, org, id).await?;
+    let mut c = get_contact(&mut tx, org, id).await?;
     if let Some(v) = p.name {
         c.name = v;
     }

@@ -1,0 +1,113 @@
+//! The application: shared state, the router with its layers, and `serve`, which takes a
+//! bound listener and a shutdown signal so tests can run the real server on port 0 and stop
+//! it when they want.
+
+use crate::http;
+use crate::http::pagination::OriginalPath;
+use axum::extract::Request;
+use axum::http::Uri;
+use parlor_core::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+
+/// Limits the server enforces; each is configurable.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest JSON body, in bytes.
+    pub json_body: usize,
+    /// Largest upload, in bytes.
+    pub upload: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { json_body: 1024 * 1024, upload: 20 * 1024 * 1024 }
+    }
+}
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub limits: Limits,
+    pub time_zone: chrono_tz::Tz,
+    /// Cancelled when the server shuts down: open streams end with it.
+    pub shutdown: CancellationToken,
+    /// Work that outlives its request (replies); shutdown waits for it, up to a bound.
+    pub tasks: TaskTracker,
+    /// Provider names of the config, to validate chatbots' `model`.
+    pub providers: Arc<Vec<String>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState {
+            store,
+            limits: Limits::default(),
+            time_zone: chrono_tz::UTC,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            providers: Arc::new(vec![]),
+        }
+    }
+}
+
+/// Strips a trailing slash before routing, so `/api/x/` and `/api/x` reach the same route
+/// without a redirect, and remembers the path as asked for page links.
+fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path().to_string();
+    req.extensions_mut().insert(OriginalPath(path.clone()));
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then waits for in-flight replies
+/// up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    let tasks = state.tasks.clone();
+    let router = http::router(state);
+    let service = tower::service_fn(move |req: Request| {
+        let router = router.clone();
+        async move { router.oneshot(normalize_path(req)).await }
+    });
+    let token2 = token.clone();
+    axum::serve(listener, tower::make::Shared::new(service))
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = token2.cancelled() => {}
+            }
+            // Streams watch this token and end, so the graceful wait below can finish.
+            token2.cancel();
+        })
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("shutdown: in-flight replies did not finish within {grace:?}");
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The `parlor` command line: `serve`, and the operator commands for organizations and keys
+//! (which work on the same database while a server runs).
+
+use crate::app::{AppState, Limits, serve};
+use crate::config::{LogFormat, ServeArgs};
+use crate::storage::{self, StoreArgs};
+use crate::{bootstrap, keys};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use parlor_core::id::{ApiKeyId, OrgId};
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "parlor", version, about = "Parlor: a self-hosted AI chatbot conversation server.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and its first API key; prints them as JSON.
+    Create {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key for an organization; prints the key (shown once).
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List an organization's keys (never the keys themselves).
+    List {
+        #[arg(long)]
+        org: OrgId,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by its id; requests with it then get 401.
+    Revoke {
+        key_id: ApiKeyId,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => run_serve(args).await,
+        Command::Org(OrgCommand::Create { name, store }) => {
+            let store = storage::open(&store).await?;
+            let org = store.create_org(&name).await?;
+            let key = keys::generate();
+            store.create_api_key(org.id, "cli", &keys::hash(&key), &keys::display_prefix(&key)).await?;
+            println!("{}", json!({"organization": org.id, "apiKey": key}));
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { org, name, store }) => {
+            let store = storage::open(&store).await?;
+            store.get_org(org).await.context("no such organization")?;
+            let key = keys::generate();
+            store.create_api_key(org, &name, &keys::hash(&key), &keys::display_prefix(&key)).await?;
+            println!("{key}");
+            Ok(())
+        }
+        Command::Key(KeyCommand::List { org, store }) => {
+            let store = storage::open(&store).await?;
+            for k in store.list_api_keys(org).await? {
+                println!("{}", serde_json::to_string(&k)?);
+            }
+            Ok(())
+        }
+        Command::Key(KeyCommand::Revoke { key_id, store }) => {
+            let store = storage::open(&store).await?;
+            let k = store.revoke_api_key(key_id).await.context("no such key")?;
+            println!("{}", serde_json::to_string(&k)?);
+            Ok(())
+        }
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logs(args.log_format);
+    let store = storage::open(&args.store).await?;
+    let key_file = args.store.is_embedded().then(|| args.store.data_dir.join("admin-key"));
+    if let Some(b) = bootstrap::run(store.as_ref(), key_file.as_deref()).await? {
+        println!("Parlor's first start: made organization \"default\" with a demo chatbot and a web chat.");
+        println!("  API key (shown once): {}", b.api_key);
+        if let Some(f) = &key_file {
+            println!("  (also written to {})", f.display());
+        }
+        println!("  Demo chatbot: {}   web chat: {}", b.chatbot, b.web_chat);
+    }
+    let mut state = AppState::new(store.clone());
+    state.limits = Limits { json_body: args.max_json_bytes, upload: args.max_upload_bytes };
+    state.time_zone = args.time_zone;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, database = store.backend(), "Parlor is listening");
+    serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
+    store.close().await;
+    tracing::info!("Parlor stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}

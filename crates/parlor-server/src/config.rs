@@ -1,0 +1,42 @@
+//! `parlor serve`'s configuration: each option a flag and a `PARLOR_…` environment variable.
+//! The TOML file (`--config`) holds only the LLM providers.
+
+use crate::storage::StoreArgs;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PARLOR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// TOML file with `[providers.NAME]` tables (LLM providers).
+    #[arg(long, env = "PARLOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// IANA time zone for record dates and exports.
+    #[arg(long, env = "PARLOR_TIME_ZONE", default_value = "UTC")]
+    pub time_zone: chrono_tz::Tz,
+    /// Log format.
+    #[arg(long, env = "PARLOR_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, env = "PARLOR_MAX_JSON_BYTES", default_value_t = 1024 * 1024)]
+    pub max_json_bytes: usize,
+    /// Largest upload, in bytes.
+    #[arg(long, env = "PARLOR_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+    /// Seconds shutdown waits for in-flight replies before giving up on them.
+    #[arg(long, env = "PARLOR_SHUTDOWN_GRACE_S", default_value_t = 30)]
+    pub shutdown_grace_s: u64,
+}

@@ -1,0 +1,11 @@
+//! Parlor's server: the HTTP API over the domain of `parlor-core`, the store picked at start,
+//! and the `parlor` command line. `main.rs` is a thin wrapper over [`cli::run`].
+
+pub mod app;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod keys;
+pub mod storage;
