@@ -108,7 +108,9 @@ impl Reader {
             let chunk: Chunk = match serde_json::from_str(data) {
                 Ok(chunk) => chunk,
                 Err(e) => {
-                    return Some(self.end(EngineError::Malformed(format!("{e} in chunk {}", cut(data, 200)))));
+                    return Some(
+                        self.end(EngineError::Malformed(format!("{e} in chunk {}", cut(data, 200)))),
+                    );
                 }
             };
             if let Some(error) = chunk.error {

@@ -74,6 +74,19 @@ async fn a_malformed_chunk_ends_the_reply_after_what_came() {
 }
 
 #[tokio::test]
+async fn invalid_utf8_is_malformed() {
+    let fake = FakeLlm::start().await;
+    let mut bad = format!("data: {}\n\n", delta_chunk("ok")).into_bytes();
+    bad.extend_from_slice(b"data: {\"choices\": [{\"delta\": {\"content\": \"\xff\xfe\"}}]}\n\n");
+    fake.push(Reply::raw(vec![Step::Write(bad)]));
+
+    let out = run(&engine(&fake), request()).await.expect("generate");
+
+    assert_eq!(out.deltas, ["ok"]);
+    assert!(matches!(out.end, Err(EngineError::Malformed(_))), "{:?}", out.end);
+}
+
+#[tokio::test]
 async fn an_error_payload_mid_stream_is_a_status_error() {
     let fake = FakeLlm::start().await;
     fake.push(Reply::events([

@@ -105,10 +105,15 @@ async fn comments_crlf_and_no_space_after_data_are_read() {
         DONE
     );
 
-    let out = reply_to(Reply::raw(vec![Step::text(&raw)])).await;
+    let whole = reply_to(Reply::raw(vec![Step::text(&raw)])).await;
+    // A CRLF split between its CR and LF must not count as two line ends.
+    let crlf = raw.find("\r\n\r\nevent").expect("second CRLF pair");
+    let split = reply_to(Reply::split(raw.as_bytes(), &[crlf + 1, crlf + 3])).await;
 
-    assert_eq!(out.deltas, ["a", "b"]);
-    assert_eq!(out.end, Ok((FinishReason::Stop, None)));
+    for out in [whole, split] {
+        assert_eq!(out.deltas, ["a", "b"]);
+        assert_eq!(out.end, Ok((FinishReason::Stop, None)));
+    }
 }
 
 #[tokio::test]
