@@ -220,7 +220,7 @@ mod tests {
         let run_on = words(500, "gamma");
         for p in split_passages("T", &run_on) {
             assert!(chars(&p) <= MAX_PASSAGE_CHARS * 5 / 4);
-            assert!(p.split(' ').all(|w| w == "gamma"), "never mid-word");
+            assert!(p.split_whitespace().all(|w| w == "gamma"), "never mid-word");
         }
     }
 
