@@ -16,10 +16,10 @@ pub fn parse_documents(text: &str) -> Vec<(String, String)> {
     let mut docs: Vec<(String, String)> = Vec::new();
     let mut current: Option<(String, Vec<&str>)> = None;
     let flush = |current: Option<(String, Vec<&str>)>, docs: &mut Vec<(String, String)>| {
-        if let Some((title, lines)) = current {
-            if !title.is_empty() {
-                docs.push((title, lines.join("\n").trim().to_string()));
-            }
+        if let Some((title, lines)) = current
+            && !title.is_empty()
+        {
+            docs.push((title, lines.join("\n").trim().to_string()));
         }
     };
     for line in text.lines() {

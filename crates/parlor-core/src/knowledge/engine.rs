@@ -108,7 +108,8 @@ mod tests {
     #[test]
     fn streams_the_answer_then_citations_then_done() {
         let engine = KnowledgeEngine::default();
-        let passages = vec![hit("How do I reset my password?", "Click Forgot password on the sign-in page.", 0.9)];
+        let passages =
+            vec![hit("How do I reset my password?", "Click Forgot password on the sign-in page.", 0.9)];
         let events = collect(&engine, request("how do I reset my password", passages));
         let (last, rest) = events.split_last().unwrap();
         assert_eq!(*last, EngineEvent::Done { finish: FinishReason::Stop, usage: None });
@@ -118,13 +119,15 @@ mod tests {
             .filter_map(|e| if let EngineEvent::Delta(d) = e { Some(d.as_str()) } else { None })
             .collect();
         assert_eq!(text, "Click Forgot password on the sign-in page.");
-        let again = vec![hit("How do I reset my password?", "Click Forgot password on the sign-in page.", 0.9)];
+        let again =
+            vec![hit("How do I reset my password?", "Click Forgot password on the sign-in page.", 0.9)];
         assert_eq!(events, collect(&engine, request("how do I reset my password", again)), "deterministic");
     }
 
     #[test]
     fn answers_the_fallback_without_citations() {
-        let events = collect(&KnowledgeEngine::default(), request("weather tomorrow", vec![hit("A", "b", 0.1)]));
+        let events =
+            collect(&KnowledgeEngine::default(), request("weather tomorrow", vec![hit("A", "b", 0.1)]));
         assert_eq!(events[events.len() - 2], EngineEvent::Cited(vec![]));
         let text: String = events
             .iter()

@@ -14,12 +14,12 @@
 //!   baseline's threshold is the best one for this very set (an oracle): the comparison
 //!   flatters the baseline, never the pipeline.
 
+use super::CANDIDATES;
 use super::answer::{ANSWER_THRESHOLD, compose_answer};
 use super::demo::parse_documents;
 use super::query::retrieval_query;
 use super::rerank::{ranked_passages, rerank};
 use super::vocabulary::Vocabulary;
-use super::CANDIDATES;
 use crate::error::StoreError;
 use crate::model::PassageHit;
 use crate::search::{Combine, Query, Term};
@@ -49,8 +49,13 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 5] =
-        [Category::ExactTitle, Category::Paraphrase, Category::Typo, Category::LongPassage, Category::Unanswerable];
+    pub const ALL: [Category; 5] = [
+        Category::ExactTitle,
+        Category::Paraphrase,
+        Category::Typo,
+        Category::LongPassage,
+        Category::Unanswerable,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,15 +101,17 @@ impl EvalSet {
                 continue;
             }
             let mut parts = line.splitn(3, '|').map(str::trim);
-            let (Some(cat), Some(expected), Some(question)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(cat), Some(expected), Some(question)) = (parts.next(), parts.next(), parts.next())
+            else {
                 return Err(format!("line {}: expected `category | title | question`", n + 1));
             };
-            let category = Category::parse(cat).ok_or_else(|| format!("line {}: unknown category {cat}", n + 1))?;
+            let category =
+                Category::parse(cat).ok_or_else(|| format!("line {}: unknown category {cat}", n + 1))?;
             let expected = (expected != "-").then(|| expected.to_string());
-            if let Some(title) = &expected {
-                if !documents.iter().any(|(t, _)| t == title) {
-                    return Err(format!("line {}: no document titled {title:?}", n + 1));
-                }
+            if let Some(title) = &expected
+                && !documents.iter().any(|(t, _)| t == title)
+            {
+                return Err(format!("line {}: no document titled {title:?}", n + 1));
             }
             if expected.is_none() != (category == Category::Unanswerable) {
                 return Err(format!("line {}: only unanswerable questions have no title", n + 1));
@@ -145,9 +152,29 @@ pub struct MethodReport {
     pub name: &'static str,
     pub threshold: f64,
     pub categories: Vec<(Category, Tally)>,
+    /// Every question's outcome, in the set's order, for looking into.
+    pub questions: Vec<QuestionResult>,
+}
+
+/// What a method did with one question.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuestionResult {
+    pub correct: bool,
+    pub category: Category,
+    pub question: String,
+    pub expected: Option<String>,
+    /// The answering document; `None` for the fallback message.
+    pub answered: Option<String>,
+    /// The best passage's document and score (pipeline) or rank (baseline).
+    pub top: Option<(String, f64)>,
 }
 
 impl MethodReport {
+    /// The questions it got wrong.
+    pub fn misses(&self) -> impl Iterator<Item = &QuestionResult> {
+        self.questions.iter().filter(|q| !q.correct)
+    }
+
     pub fn tally(&self, category: Category) -> Tally {
         self.categories.iter().find(|(c, _)| *c == category).map(|(_, t)| *t).unwrap_or_default()
     }
@@ -253,7 +280,12 @@ fn best_threshold(questions: &[EvalQuestion], outcomes: &[Outcome]) -> f64 {
     best.1
 }
 
-fn tally(name: &'static str, threshold: f64, questions: &[EvalQuestion], outcomes: &[Outcome]) -> MethodReport {
+fn tally(
+    name: &'static str,
+    threshold: f64,
+    questions: &[EvalQuestion],
+    outcomes: &[Outcome],
+) -> MethodReport {
     let categories = Category::ALL
         .into_iter()
         .map(|cat| {
@@ -269,17 +301,25 @@ fn tally(name: &'static str, threshold: f64, questions: &[EvalQuestion], outcome
             (cat, t)
         })
         .collect();
-    MethodReport { name, threshold, categories }
+    let results = questions
+        .iter()
+        .zip(outcomes)
+        .map(|(q, o)| QuestionResult {
+            correct: o.answered == q.expected,
+            category: q.category,
+            question: q.question.clone(),
+            expected: q.expected.clone(),
+            answered: o.answered.clone(),
+            top: o.top.clone(),
+        })
+        .collect();
+    MethodReport { name, threshold, categories, questions: results }
 }
 
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "knowledge evaluation on {}", self.backend)?;
-        writeln!(
-            f,
-            "{:<14} {:>4}  {:>22}  {:>22}",
-            "category", "n", self.pipeline.name, self.baseline.name
-        )?;
+        writeln!(f, "{:<14} {:>4}  {:>22}  {:>22}", "category", "n", self.pipeline.name, self.baseline.name)?;
         for cat in Category::ALL {
             let cell = |m: &MethodReport| {
                 let t = m.tally(cat);
@@ -291,7 +331,14 @@ impl fmt::Display for EvalReport {
                 }
             };
             let n = self.pipeline.tally(cat).total;
-            writeln!(f, "{:<14} {:>4}  {:>22}  {:>22}", cat.as_str(), n, cell(&self.pipeline), cell(&self.baseline))?;
+            writeln!(
+                f,
+                "{:<14} {:>4}  {:>22}  {:>22}",
+                cat.as_str(),
+                n,
+                cell(&self.pipeline),
+                cell(&self.baseline)
+            )?;
         }
         writeln!(
             f,
@@ -316,8 +363,11 @@ mod tests {
     #[test]
     fn parses_questions_and_checks_titles() {
         let docs = "=== Returns\nWithin 30 days.\n";
-        let set = EvalSet::parse(docs, "# c\nexact | Returns | How do returns work?\nunanswerable | - | Weather?\n")
-            .unwrap();
+        let set = EvalSet::parse(
+            docs,
+            "# c\nexact | Returns | How do returns work?\nunanswerable | - | Weather?\n",
+        )
+        .unwrap();
         assert_eq!(set.questions.len(), 2);
         assert_eq!(set.questions[0].expected.as_deref(), Some("Returns"));
         assert!(EvalSet::parse(docs, "exact | Nope | q").is_err());

@@ -92,13 +92,19 @@ pub fn retrieval_query(question: &str, vocabulary: &Vocabulary) -> Query {
         let mut clause = vec![key.index_term()];
         if let KeyTerm::Word { word, stem: word_stem, exact: false } = &key {
             let mut spellings = vec![word.as_str()];
-            if !vocabulary.is_empty() && !vocabulary.has_prefix(word_stem) {
+            if !vocabulary.is_empty() && !vocabulary.knows(word) {
                 // The whole word first; then its stem, for a typo in a word whose suffix
-                // differs from every indexed form ("exproting" → "export").
+                // differs from every indexed form ("exproting" → "export"); then two words
+                // run together.
                 let corrected = vocabulary.correct(word).or_else(|| vocabulary.correct(word_stem));
                 if let Some(corrected) = corrected {
                     push_unique(&mut clause, Term::Word { text: stem(corrected), prefix: true });
                     spellings.push(corrected);
+                } else if let Some((left, right)) = vocabulary.split_compound(word) {
+                    for part in [left, right] {
+                        push_unique(&mut clause, Term::Word { text: stem(part), prefix: true });
+                        spellings.push(part);
+                    }
                 }
             }
             for synonym in spellings.iter().flat_map(|w| synonyms(w)) {

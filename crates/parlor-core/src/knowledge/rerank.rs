@@ -11,7 +11,7 @@
 
 use super::query::{KeyTerm, key_terms};
 use super::synonyms::synonyms;
-use super::text::{index_words, stem};
+use super::text::{index_words, stem, stem_matches};
 use super::vocabulary::Vocabulary;
 use crate::model::PassageHit;
 use std::cmp::Ordering;
@@ -27,7 +27,7 @@ const W_DB: f64 = 0.15;
 /// synonym. Corrections and synonyms are guesses, so they count less.
 const MATCH_OWN: f64 = 1.0;
 const MATCH_TYPO: f64 = 0.85;
-const MATCH_SYNONYM: f64 = 0.7;
+const MATCH_SYNONYM: f64 = 0.6;
 
 /// An FAQ title covering at least this share of the question (and the question at least
 /// [`TITLE_SHARE`] of the title's words) makes the document the answer.
@@ -85,39 +85,56 @@ pub(crate) struct Score {
 
 struct Matcher {
     key: KeyTerm,
-    /// The stem of the word the question's word is most likely a typo of, among the
-    /// candidates' words, when the word itself is in none of them.
-    corrected: Option<String>,
+    /// The stems of the word(s) the question's word most likely misspells, among the
+    /// candidates' words, when no candidate holds the word itself: a typo correction, or
+    /// the two halves of words run together.
+    corrected: Vec<String>,
     /// Stems of the word's synonyms.
     synonyms: Vec<String>,
 }
 
+/// A text's index words with their stems, computed once per passage.
+pub(crate) struct Words {
+    words: Vec<String>,
+    stems: Vec<String>,
+}
+
+impl Words {
+    pub(crate) fn new(text: &str) -> Self {
+        let words = index_words(text);
+        let stems = words.iter().map(|w| stem(w)).collect();
+        Words { words, stems }
+    }
+}
+
 impl Matcher {
-    /// How well one indexed word matches this question word (0 when not at all).
-    fn token(&self, token: &str) -> f64 {
+    /// How well one indexed word (with its stem) matches this question word (0: not).
+    fn token(&self, token: &str, token_stem: &str) -> f64 {
         let KeyTerm::Word { word, stem, exact } = &self.key else { return 0.0 };
-        if if *exact { token == word } else { token.starts_with(stem.as_str()) } {
+        let own = if *exact { token == word } else { stem_matches(token, token_stem, stem) };
+        if own {
             MATCH_OWN
-        } else if self.corrected.as_deref().is_some_and(|c| token.starts_with(c)) {
+        } else if self.corrected.iter().any(|c| stem_matches(token, token_stem, c)) {
             MATCH_TYPO
-        } else if self.synonyms.iter().any(|s| token.starts_with(s.as_str())) {
+        } else if self.synonyms.iter().any(|s| stem_matches(token, token_stem, s)) {
             MATCH_SYNONYM
         } else {
             0.0
         }
     }
 
-    /// The best match in a sequence of indexed words.
-    fn tokens(&self, tokens: &[String]) -> f64 {
+    /// The best match in a text.
+    fn tokens(&self, text: &Words) -> f64 {
         match &self.key {
             KeyTerm::Cjk(chars) => {
-                let found = !chars.is_empty() && tokens.windows(chars.len()).any(|w| w == chars.as_slice());
+                let found =
+                    !chars.is_empty() && text.words.windows(chars.len()).any(|w| w == chars.as_slice());
                 if found { MATCH_OWN } else { 0.0 }
             }
             KeyTerm::Word { .. } => {
                 let mut best: f64 = 0.0;
-                for t in tokens {
-                    best = best.max(self.token(t));
+                for (t, s) in text.words.iter().zip(&text.stems) {
+                    best = best.max(self.token(t, s));
                     if best >= MATCH_OWN {
                         break;
                     }
@@ -137,37 +154,39 @@ impl Analysis {
             .into_iter()
             .map(|key| {
                 let (corrected, synonyms) = match &key {
-                    KeyTerm::Word { word, stem: s, exact: false } => {
-                        let corrected = (!local.has_prefix(s))
-                            .then(|| local.correct(word).or_else(|| local.correct(s)))
-                            .flatten()
-                            .map(str::to_string);
+                    KeyTerm::Word { word, stem: s, exact: false } if !local.knows(word) => {
+                        let mut corrected: Vec<&str> =
+                            local.correct(word).or_else(|| local.correct(s)).into_iter().collect();
+                        if corrected.is_empty() {
+                            corrected.extend(
+                                local.split_compound(word).map(|(l, r)| [l, r]).into_iter().flatten(),
+                            );
+                        }
                         let mut syn: Vec<String> = synonyms(word)
                             .into_iter()
-                            .chain(corrected.as_deref().map(synonyms).unwrap_or_default())
-                            .filter(|w| w.chars().count() >= 3)
+                            .chain(corrected.iter().flat_map(|c| synonyms(c)))
                             .map(stem)
                             .collect();
                         syn.sort();
                         syn.dedup();
-                        (corrected.map(|c| stem(&c)), syn)
+                        (corrected.into_iter().map(stem).collect(), syn)
                     }
-                    _ => (None, Vec::new()),
+                    KeyTerm::Word { word, exact: false, .. } => {
+                        (Vec::new(), synonyms(word).into_iter().map(stem).collect())
+                    }
+                    _ => (Vec::new(), Vec::new()),
                 };
                 Matcher { key, corrected, synonyms }
             })
             .collect();
         let n = hits.len() as f64;
+        let texts: Vec<(Words, Words)> =
+            hits.iter().map(|h| (Words::new(&h.document_title), Words::new(&h.text))).collect();
         let weights = matchers
             .iter()
             .map(|m| {
-                let df = hits
-                    .iter()
-                    .filter(|h| {
-                        m.tokens(&index_words(&h.document_title)).max(m.tokens(&index_words(&h.text)))
-                            >= MATCH_SYNONYM
-                    })
-                    .count() as f64;
+                let df = texts.iter().filter(|(t, x)| m.tokens(t).max(m.tokens(x)) >= MATCH_SYNONYM).count()
+                    as f64;
                 1.0 + ((n + 1.0) / (df + 1.0)).ln()
             })
             .collect();
@@ -184,8 +203,8 @@ impl Analysis {
         if self.matchers.is_empty() {
             return Score { score: 0.0, title_match: false };
         }
-        let title_tokens = index_words(&hit.document_title);
-        let text_tokens = index_words(&hit.text);
+        let title_tokens = Words::new(&hit.document_title);
+        let text_tokens = Words::new(&hit.text);
         let total: f64 = self.weights.iter().sum();
         let mut covered = 0.0;
         let mut in_title = 0.0;
@@ -222,7 +241,9 @@ impl Analysis {
         let matched: f64 = title_terms
             .iter()
             .map(|t| match t {
-                KeyTerm::Word { word, .. } => self.matchers.iter().map(|m| m.token(word)).fold(0.0, f64::max),
+                KeyTerm::Word { word, stem, .. } => {
+                    self.matchers.iter().map(|m| m.token(word, stem)).fold(0.0, f64::max)
+                }
                 KeyTerm::Cjk(_) => {
                     if self.matchers.iter().any(|m| m.key == *t) {
                         MATCH_OWN
@@ -241,7 +262,7 @@ impl Analysis {
         if self.matchers.is_empty() {
             return 0.0;
         }
-        let tokens = index_words(text);
+        let tokens = Words::new(text);
         let total: f64 = self.weights.iter().sum();
         self.matchers.iter().zip(&self.weights).map(|(m, w)| w * m.tokens(&tokens)).sum::<f64>() / total
     }

@@ -6,7 +6,7 @@
 //! produces the `(word, document_frequency)` pairs, from SQLite's `fts5vocab` or
 //! PostgreSQL's `ts_stat`, or by [`Vocabulary::from_texts`] over the chatbot's passages.
 
-use super::text::{edit_distance, index_words, typo_budget};
+use super::text::{PREFIX_MIN, edit_distance, index_words, stem, typo_budget};
 use std::collections::BTreeMap;
 
 /// A sorted word list with document frequencies.
@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Vocabulary {
     /// Sorted by word, one entry per word, so prefix lookups are a binary search.
     words: Vec<(String, u64)>,
+    /// The stems of those words, sorted: which word families the index holds.
+    stems: Vec<String>,
 }
 
 impl Vocabulary {
@@ -26,7 +28,14 @@ impl Vocabulary {
                 *map.entry(w).or_default() += df;
             }
         }
-        Vocabulary { words: map.into_iter().collect() }
+        Vocabulary::from_map(map)
+    }
+
+    fn from_map(map: BTreeMap<String, u64>) -> Self {
+        let mut stems: Vec<String> = map.keys().map(|w| stem(w)).collect();
+        stems.sort();
+        stems.dedup();
+        Vocabulary { words: map.into_iter().collect(), stems }
     }
 
     /// Counts the words of each text (a passage with its title) once per text: the
@@ -41,7 +50,7 @@ impl Vocabulary {
                 *map.entry(w).or_default() += 1;
             }
         }
-        Vocabulary { words: map.into_iter().collect() }
+        Vocabulary::from_map(map)
     }
 
     pub fn len(&self) -> usize {
@@ -61,6 +70,33 @@ impl Vocabulary {
     pub fn has_prefix(&self, prefix: &str) -> bool {
         let i = self.words.partition_point(|(w, _)| w.as_str() < prefix);
         self.words.get(i).is_some_and(|(w, _)| w.starts_with(prefix))
+    }
+
+    /// Whether the index holds `word` or a word of its family ("exporting" for "exports"),
+    /// or, for a long enough stem, a word starting with it. Unknown words are the ones worth
+    /// correcting.
+    pub fn knows(&self, word: &str) -> bool {
+        let s = stem(word);
+        self.document_frequency(word) > 0
+            || self.stems.binary_search(&s).is_ok()
+            || (s.len() >= PREFIX_MIN && self.has_prefix(&s))
+    }
+
+    /// `word` read as two indexed words run together ("giftcards" → "gift", "cards"), each
+    /// at least three letters; of several ways, the one whose rarer half is most frequent.
+    pub fn split_compound<'w>(&self, word: &'w str) -> Option<(&'w str, &'w str)> {
+        if !word.is_ascii() || word.len() < 6 || self.document_frequency(word) > 0 {
+            return None;
+        }
+        let mut best: Option<(u64, &str, &str)> = None;
+        for i in 3..=word.len() - 3 {
+            let (left, right) = word.split_at(i);
+            let df = self.document_frequency(left).min(self.document_frequency(right));
+            if df > 0 && best.is_none_or(|(b, _, _)| df > b) {
+                best = Some((df, left, right));
+            }
+        }
+        best.map(|(_, l, r)| (l, r))
     }
 
     /// The indexed word `word` most likely is a typo of: the closest within the length's
@@ -112,6 +148,14 @@ mod tests {
         assert_eq!(v.len(), 5);
         assert_eq!(v.document_frequency("records"), 5);
         assert!(v.has_prefix("expo") && !v.has_prefix("imp"));
+        assert!(v.knows("exporting") && v.knows("record") && !v.knows("pasword"));
+    }
+
+    #[test]
+    fn splits_compounds_into_indexed_words() {
+        let v = Vocabulary::from_texts(["gift cards", "gift wrap"]);
+        assert_eq!(v.split_compound("giftcards"), Some(("gift", "cards")));
+        assert_eq!(v.split_compound("giftbox"), None);
     }
 
     #[test]
