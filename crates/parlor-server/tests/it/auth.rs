@@ -100,3 +100,12 @@ backend_tests!(health_endpoints_are_public, |db: TestDb| async move {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "ok");
 });
+
+backend_tests!(responses_carry_a_request_id, |db: TestDb| async move {
+    let app = TestApp::spawn(db).await;
+    let r = app.get("/api/chatbots/").await;
+    let id = r.headers["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let r = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123", "a caller's id is kept");
+});
