@@ -11,6 +11,7 @@ use crate::id::*;
 use crate::input::*;
 use crate::model::*;
 use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use crate::search::Query;
 use async_trait::async_trait;
 
 #[async_trait]
@@ -139,4 +140,45 @@ pub trait Store: Send + Sync + 'static {
         id: MessageId,
         feedback: Option<String>,
     ) -> StoreResult<Message>;
+
+    // --- knowledge --------------------------------------------------------------------------
+
+    /// Stores a document of the chatbot and indexes its passages
+    /// ([`crate::knowledge::split_passages`]) in the same transaction.
+    async fn create_document(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        input: NewDocument,
+    ) -> StoreResult<Document>;
+    async fn get_document(&self, org: OrgId, chatbot: ChatbotId, id: DocumentId) -> StoreResult<Document>;
+    /// Newest first.
+    async fn list_documents(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Document>>;
+    /// Re-indexes the passages when the title or content changes.
+    async fn update_document(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        id: DocumentId,
+        patch: DocumentPatch,
+    ) -> StoreResult<Document>;
+    async fn delete_document(&self, org: OrgId, chatbot: ChatbotId, id: DocumentId) -> StoreResult<()>;
+    /// The chatbot's passages matching `query`, best first by the database's full-text rank
+    /// (title weighted twice the text), at most `limit`. `metadata`: only passages of
+    /// documents whose metadata has every given key with an equal value.
+    async fn search_passages(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        query: &Query,
+        metadata: Option<&JsonObject>,
+        limit: usize,
+    ) -> StoreResult<Vec<PassageHit>>;
+    /// Every passage's document title and text, for building the chatbot's vocabulary.
+    async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>>;
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod inboxes;
+pub mod knowledge;
 pub mod messages;
 pub mod pagination;
 pub mod validate;
@@ -32,6 +33,7 @@ fn api() -> Router<AppState> {
         .merge(chatbots::router())
         .merge(web_chats::router())
         .merge(inboxes::router())
+        .merge(knowledge::router())
         .merge(contacts::router())
         .merge(conversations::router())
         .merge(messages::router())

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod conversations;
+mod knowledge;
 mod messages;
 mod pagination;
 mod resources;
