@@ -13,7 +13,8 @@
 //! ```
 //!
 //! `--generate-only` runs the generator without writing, to separate its cost from the
-//! writer's.
+//! writer's; `--level=N` sets the zip's deflate level (default
+//! [`parlor_export::DEFAULT_COMPRESSION_LEVEL`]; openpyxl uses zlib's default, 6).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -139,7 +140,7 @@ impl Rng {
     /// A score in [0, 1] with three decimals, or null one time in five.
     fn score(&mut self) -> Option<f64> {
         let v = self.next();
-        (v % 5 != 0).then(|| ((v >> 11) % 1001) as f64 / 1000.0)
+        (!v.is_multiple_of(5)).then(|| ((v >> 11) % 1001) as f64 / 1000.0)
     }
 }
 
@@ -148,11 +149,11 @@ fn record(i: u64) -> Result<Record, BoxError> {
     let mut rng = Rng(i);
     let id = rng.uuid();
     let conversation = rng.uuid();
-    let contact = if rng.next() % 4 == 0 { None } else { Some(rng.uuid()) };
+    let contact = if rng.next().is_multiple_of(4) { None } else { Some(rng.uuid()) };
     let input = rng.sentence(8, 20, "?");
-    let condensed = if rng.next() % 3 == 0 { rng.sentence(6, 12, "?") } else { input.clone() };
-    let kind = if rng.next() % 5 == 0 { "New" } else { "Follow" };
-    let context = if rng.next() % 10 == 0 {
+    let condensed = if rng.next().is_multiple_of(3) { rng.sentence(6, 12, "?") } else { input.clone() };
+    let kind = if rng.next().is_multiple_of(5) { "New" } else { "Follow" };
+    let context = if rng.next().is_multiple_of(10) {
         None
     } else {
         let n = rng.range(2, 4);
@@ -223,11 +224,14 @@ fn main() -> Result<(), BoxError> {
         return Ok(());
     }
 
-    let opts = ExportOptions::new(
+    let mut opts = ExportOptions::new(
         Tz::Europe__Paris,
         "Bench bot",
         Timestamp::from_micros(BASE_MS * 1000).ok_or("bad time")?,
     );
+    if let Some(level) = args.iter().find_map(|a| a.strip_prefix("--level=")) {
+        opts.compression_level = level.parse()?;
+    }
     let out = BufWriter::with_capacity(64 * 1024, std::fs::File::create(path)?);
     let written = write_records(out, &opts, batches(rows))?;
     let size = std::fs::metadata(path)?.len();

@@ -253,6 +253,7 @@ impl<'o> Book<'o> {
         self.finish_sheet(sheet, last_row)?;
         let zip64 = self.xml_bytes >= self.opts.zip64_threshold;
         self.workbook.use_zip_large_file(zip64);
+        self.workbook.set_zip_compression_level(self.opts.compression_level.clamp(1, 9));
         tracing::debug!(records = self.records, xml_bytes = self.xml_bytes, zip64, "saving xlsx export");
         self.workbook.save_to_writer(out)?;
         Ok(())
