@@ -248,10 +248,7 @@ pub(crate) async fn search_passages(
             .push(") IS NOT NULL");
     }
     q.push(" ORDER BY bm25(passage_fts, 2.0, 1.0) LIMIT ").push_bind(limit as i64);
-    // On the writer's connection: on the reader pool this query sometimes fails with
-    // SQLITE_CANTOPEN (seen with prefix terms over a freshly written index; cause not yet
-    // found, see the issue notes). The writer's connection never did.
-    let rows = q.build().fetch_all(&s.write).await.map_err(map_err)?;
+    let rows = q.build().fetch_all(&s.read).await.map_err(map_err)?;
     rows.iter()
         .map(|row| {
             Ok(PassageHit {
