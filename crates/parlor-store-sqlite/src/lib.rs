@@ -46,17 +46,7 @@ pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 impl SqliteStore {
     /// Opens (creating if missing) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL: a commit survives a process crash; only an OS crash or power
-            // loss may drop the last commits, never corrupt the file.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory")
-            .pragma("cache_size", "-16000");
+        let base = connect_options(path);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -84,6 +74,23 @@ impl SqliteStore {
             sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.read).await.map_err(map_err)?;
         if rows.len() == 1 && rows[0] == "ok" { Ok(()) } else { Err(StoreError::Backend(rows.join("; "))) }
     }
+}
+
+/// The connection settings of both pools (the read pool adds `read_only`). Public so tools
+/// that open the file beside the store, such as `parlor-bench`'s raw-commit baseline and bulk
+/// loader, use exactly the settings the server runs with.
+pub fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL + NORMAL: a commit survives a process crash; only an OS crash or power
+        // loss may drop the last commits, never corrupt the file.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-16000")
 }
 
 /// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is

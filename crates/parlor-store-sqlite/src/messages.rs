@@ -272,10 +272,16 @@ pub(crate) async fn list_messages(
     page: CursorRequest,
 ) -> StoreResult<(CursorPage<Message>, Option<i64>)> {
     let mut q = QueryBuilder::<Sqlite>::new(&*SELECT);
-    q.push(" WHERE m.org_id = ").push_bind(org.0);
-    if let Some(c) = conversation {
-        q.push(" AND m.conversation_id = ").push_bind(c.0);
-    }
+    match conversation {
+        // The unary `+` keeps SQLite from walking `messages_org`: without statistics it
+        // rates that index as good as `messages_conversation` (one equality, then the sort
+        // order) and then scans the organization's newest messages for ones of this
+        // conversation, which grows with the organization, not with the page.
+        Some(c) => {
+            q.push(" WHERE +m.org_id = ").push_bind(org.0).push(" AND m.conversation_id = ").push_bind(c.0)
+        }
+        None => q.push(" WHERE m.org_id = ").push_bind(org.0),
+    };
     let reverse = page.is_reverse();
     if let Some(cursor) = page.cursor {
         q.push(if reverse { " AND (m.created_at, m.id) > (" } else { " AND (m.created_at, m.id) < (" })

@@ -1,0 +1,152 @@
+//! `parlor-bench`: the foundation's speed and memory targets, measured the same way by anyone
+//! with cargo, and printed as a Markdown table for `BENCHMARKS.md`.
+//!
+//! ```text
+//! cargo build --release -p parlor-server
+//! target/release/parlor-bench                       # everything, 1,000,000 messages
+//! target/release/parlor-bench --only create,read --duration 5s
+//! ```
+//!
+//! The machines we have are small and shared, so absolute figures wander from run to run.
+//! Each target is therefore measured beside a baseline from the same binary in the same run,
+//! in alternating rounds, and stated as a ratio of medians: HTTP creates against the
+//! database's raw commit rate, a real page read against a bare axum handler, a deep page
+//! against the first. Latency and memory targets are absolute, and say so.
+//!
+//! Nothing here needs a tool beyond cargo: the load generator is built in ([`client`]).
+//! SQLite only for now; see `--database-url`.
+
+mod client;
+mod dataset;
+mod report;
+mod scenarios;
+mod startup;
+
+use anyhow::bail;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The measurements, each a target of the foundation issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Messages created per second over HTTP against raw single-row commits.
+    Create,
+    /// Pages of 20 messages read per second against a bare axum handler.
+    Read,
+    /// A page deep in a 1M-message history against the first page.
+    Deep,
+    /// Median latency of a keyword search over all messages.
+    Keyword,
+    /// Cold start and idle memory of `parlor serve`.
+    Startup,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "parlor-bench", about = "Measure Parlor against its speed and memory targets.")]
+struct Args {
+    /// Messages in the large organization (read, deep, keyword). Loaded once into the data
+    /// dir and reused by later runs with the same number.
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: usize,
+    /// Measuring time of each side of each comparison (`10s`, `500ms`, `2m`), split into
+    /// `--rounds` alternating slices.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Alternating rounds per comparison (and starts per kind of start).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Concurrent connections for the throughput measurements.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Run only these (comma-separated); all when absent.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Scenario>,
+    /// The word searched for by `keyword`.
+    #[arg(long, default_value = "refund")]
+    keyword: String,
+    /// Where the bench keeps its databases (default: `parlor-bench` in the system's
+    /// temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The `parlor` binary started by `startup` (default: the one beside this binary).
+    #[arg(long)]
+    parlor: Option<PathBuf>,
+    /// A PostgreSQL URL to measure instead of SQLite. Not supported yet: the server's
+    /// `storage::open` has no PostgreSQL store in this version, and the bulk loader writes
+    /// SQLite's schema.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+/// `10s`, `1.5s`, `500ms`, `2m`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("not a duration: {s}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.database_url.is_some() {
+        bail!(
+            "--database-url: only the embedded SQLite store can be benchmarked so far \
+             (this version of `parlor serve` has no PostgreSQL store either)"
+        );
+    }
+    if args.rounds == 0 || args.clients == 0 {
+        bail!("--rounds and --clients must be at least 1");
+    }
+    let dir = args.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("parlor-bench"));
+    std::fs::create_dir_all(&dir)?;
+    let want = |s: Scenario| args.only.is_empty() || args.only.contains(&s);
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; real figures come from `cargo build --release`");
+    }
+
+    let mut lines = vec![];
+    if want(Scenario::Create) {
+        lines.extend(scenarios::create(&args, &dir).await?);
+    }
+    let reads = scenarios::Reads {
+        page: want(Scenario::Read),
+        deep: want(Scenario::Deep),
+        keyword: want(Scenario::Keyword),
+    };
+    let large = if reads.page || reads.deep || reads.keyword {
+        let ds_dir = dir.join(format!("large-{}", args.messages));
+        Some(dataset::open_or_load(&ds_dir, args.messages).await?)
+    } else {
+        None
+    };
+    if let Some(ds) = &large {
+        lines.extend(scenarios::reads(&args, ds, reads).await?);
+    }
+    if want(Scenario::Startup) {
+        lines.extend(startup::run(&args, &dir, large.as_ref()).await?);
+    }
+
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "parlor-bench {}: {cores} cores, {} clients, {:?} a side in {} rounds, {} messages{}\n",
+        env!("CARGO_PKG_VERSION"),
+        args.clients,
+        args.duration,
+        args.rounds,
+        report::count(args.messages as f64),
+        large.as_ref().map_or(String::new(), |d| format!(" (loaded in {:.0} s)", d.meta.load_seconds)),
+    );
+    print!("{}", report::table(&lines));
+    Ok(())
+}
