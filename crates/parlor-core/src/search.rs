@@ -83,25 +83,33 @@ impl Query {
     }
 }
 
-/// Splits text into prefix words and CJK phrases, in order.
+/// Splits text into prefix words and CJK phrases, in order, as [`normalize`] splits it. A
+/// phrase is a run of CJK characters written next to each other: a space or punctuation ends
+/// it, so `记录 导出` is two terms (ANDed), not the one substring `记录导出`.
 pub fn split_terms(text: &str) -> Vec<Term> {
-    let mut terms = Vec::new();
-    let mut phrase: Vec<String> = Vec::new();
-    for word in normalize(text).split(' ').filter(|w| !w.is_empty()) {
-        let mut chars = word.chars();
-        let single_cjk = matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c));
-        if single_cjk {
-            phrase.push(word.to_string());
-        } else {
-            if !phrase.is_empty() {
-                terms.push(Term::Phrase(std::mem::take(&mut phrase)));
-            }
-            terms.push(Term::Word { text: word.to_string(), prefix: true });
+    fn flush(terms: &mut Vec<Term>, word: &mut String, phrase: &mut Vec<String>) {
+        if !word.is_empty() {
+            terms.push(Term::Word { text: std::mem::take(word), prefix: true });
+        }
+        if !phrase.is_empty() {
+            terms.push(Term::Phrase(std::mem::take(phrase)));
         }
     }
-    if !phrase.is_empty() {
-        terms.push(Term::Phrase(phrase));
+    let mut terms = Vec::new();
+    let mut word = String::new();
+    let mut phrase: Vec<String> = Vec::new();
+    for ch in text.chars() {
+        if is_cjk(ch) {
+            flush(&mut terms, &mut word, &mut vec![]);
+            phrase.push(ch.to_string());
+        } else if ch.is_alphanumeric() {
+            flush(&mut terms, &mut String::new(), &mut phrase);
+            word.extend(ch.to_lowercase());
+        } else {
+            flush(&mut terms, &mut word, &mut phrase);
+        }
     }
+    flush(&mut terms, &mut word, &mut phrase);
     terms
 }
 
@@ -127,5 +135,24 @@ mod tests {
             ]
         );
         assert!(Query::keyword(" !? ").is_none());
+    }
+
+    #[test]
+    fn separated_cjk_runs_are_separate_terms() {
+        let phrase = |p: &[&str]| vec![Term::Phrase(p.iter().map(|s| s.to_string()).collect())];
+        let word = |w: &str| vec![Term::Word { text: w.into(), prefix: true }];
+        assert_eq!(
+            Query::keyword("记录 导出").unwrap().clauses,
+            vec![phrase(&["记", "录"]), phrase(&["导", "出"])]
+        );
+        assert_eq!(
+            Query::keyword("记录，导出").unwrap().clauses,
+            vec![phrase(&["记", "录"]), phrase(&["导", "出"])]
+        );
+        assert_eq!(
+            Query::keyword("Export记录now").unwrap().clauses,
+            vec![word("export"), phrase(&["记", "录"]), word("now")]
+        );
+        assert_eq!(Query::keyword("ÉTÉ 世").unwrap().clauses, vec![word("été"), phrase(&["世"])]);
     }
 }
