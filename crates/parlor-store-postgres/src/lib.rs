@@ -11,6 +11,7 @@
 mod chatbots;
 mod contacts;
 mod conversations;
+mod knowledge;
 mod messages;
 mod orgs;
 mod rows;
@@ -23,6 +24,7 @@ use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
 use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -267,6 +269,51 @@ impl Store for PgStore {
         feedback: Option<String>,
     ) -> StoreResult<Message> {
         messages::set_feedback(self, org, id, feedback).await
+    }
+    async fn create_document(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        input: NewDocument,
+    ) -> StoreResult<Document> {
+        knowledge::create_document(self, org, chatbot, input).await
+    }
+    async fn get_document(&self, org: OrgId, chatbot: ChatbotId, id: DocumentId) -> StoreResult<Document> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        knowledge::get_document(&mut conn, org, chatbot, id, false).await
+    }
+    async fn list_documents(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Document>> {
+        knowledge::list_documents(self, org, chatbot, page).await
+    }
+    async fn update_document(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        id: DocumentId,
+        patch: DocumentPatch,
+    ) -> StoreResult<Document> {
+        knowledge::update_document(self, org, chatbot, id, patch).await
+    }
+    async fn delete_document(&self, org: OrgId, chatbot: ChatbotId, id: DocumentId) -> StoreResult<()> {
+        knowledge::delete_document(self, org, chatbot, id).await
+    }
+    async fn search_passages(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        query: &Query,
+        metadata: Option<&JsonObject>,
+        limit: usize,
+    ) -> StoreResult<Vec<PassageHit>> {
+        knowledge::search_passages(self, org, chatbot, query, metadata, limit).await
+    }
+    async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>> {
+        knowledge::passage_texts(self, org, chatbot).await
     }
 }
 

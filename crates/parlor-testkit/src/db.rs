@@ -179,14 +179,6 @@ async fn sweep_stale(server: &str) {
     }
 }
 
-/// Dropping a `TestDb` deletes its files. Implementing `Drop` also makes an `async move`
-/// test body capture the whole value: without it, edition 2024 closures capture only the
-/// fields they use (`db.store`), the temporary directory is deleted before the body runs,
-/// and SQLite fails to open new connections with "unable to open database file".
-impl Drop for TestDb {
-    fn drop(&mut self) {}
-}
-
 /// Defines `#[tokio::test]`s of one async body for each backend: `NAME::sqlite` and
 /// `NAME::postgres` (which passes, saying so, when PostgreSQL is not configured).
 ///

@@ -93,7 +93,13 @@ impl IntoResponse for ApiError {
                 detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{m}\" not allowed."))
             }
             ApiError::Conflict(m) => detail(StatusCode::CONFLICT, &m),
-            ApiError::PayloadTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large."),
+            ApiError::PayloadTooLarge => {
+                // The rest of the body is never read, so the connection cannot carry another
+                // request: say so, or a client's pool reuses it and its next request fails.
+                let mut r = detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.");
+                r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
             ApiError::UnsupportedMediaType(t) => detail(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{t}\" in request."),

@@ -87,6 +87,7 @@ backend_tests!(bad_bodies_get_clear_errors, |db: TestDb| async move {
     let r = TestApp::read(send("application/json", big.into_bytes()).send().await.unwrap()).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.body, json!({"detail": "Request body is too large."}));
+    assert_eq!(r.headers["connection"], "close", "the unread body makes the connection unusable");
 
     // Nothing was stored by any of them.
     assert_eq!(app.get("/api/chatbots/").await.body["count"], 0);

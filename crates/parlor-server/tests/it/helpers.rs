@@ -72,6 +72,7 @@ impl TestApp {
         let args = parlor_server::storage::StoreArgs {
             data_dir: db.data_dir.path().to_path_buf(),
             database_url: db.database_url.clone(),
+            database_max_connections: 4,
         };
         db.store = parlor_server::storage::open(&args).await.expect("reopen store");
         Self::serve(db, org, key).await
