@@ -181,4 +181,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<PassageHit>>;
     /// Every passage's document title and text, for building the chatbot's vocabulary.
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>>;
+
+    // --- bot replies and records ------------------------------------------------------------
+
+    /// Starts a bot reply: stores `input` (an outgoing bot message, usually empty) exactly as
+    /// [`Store::create_message`] does, and marks its conversation as being answered
+    /// (`isAutoReplyNow`) until [`Store::finish_reply`].
+    async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message>;
+    /// Saves the text produced so far, so readers and re-attaching clients see it.
+    async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()>;
+    /// Completes a reply in one transaction: its final text (now searchable), citations and
+    /// metadata, its record, and the conversation no longer being answered.
+    /// `NotFound` when the message is gone (its conversation was deleted mid-reply).
+    async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message>;
 }

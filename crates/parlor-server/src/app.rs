@@ -41,6 +41,10 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Provider names of the config, to validate chatbots' `model`.
     pub providers: Arc<Vec<String>>,
+    /// The LLM providers of the config file, by name.
+    pub engines: Arc<parlor_llm::Providers>,
+    /// The built-in knowledge engine (chatbots whose `model` is null).
+    pub knowledge: Arc<dyn parlor_core::engine::Engine>,
 }
 
 impl AppState {
@@ -52,7 +56,16 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             providers: Arc::new(vec![]),
+            engines: Arc::new(parlor_llm::Providers::empty()),
+            knowledge: Arc::new(parlor_core::knowledge::KnowledgeEngine::default()),
         }
+    }
+
+    /// Uses these LLM providers (from the config file).
+    pub fn with_providers(mut self, providers: parlor_llm::Providers) -> Self {
+        self.providers = Arc::new(providers.names().map(str::to_string).collect());
+        self.engines = Arc::new(providers);
+        self
     }
 }
 

@@ -125,7 +125,12 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         println!("  Demo chatbot: {}   web chat: {}", b.chatbot, b.web_chat);
     }
-    let mut state = AppState::new(store.clone());
+    let providers = match &args.config {
+        Some(path) => parlor_llm::Providers::from_file(path)
+            .with_context(|| format!("reading providers from {}", path.display()))?,
+        None => parlor_llm::Providers::empty(),
+    };
+    let mut state = AppState::new(store.clone()).with_providers(providers);
     state.limits = Limits { json_body: args.max_json_bytes, upload: args.max_upload_bytes };
     state.time_zone = args.time_zone;
     let listener = tokio::net::TcpListener::bind(args.listen)

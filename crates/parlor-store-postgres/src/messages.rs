@@ -127,7 +127,13 @@ async fn contact_sender(tx: &mut Tx, org: OrgId, id: ContactId) -> StoreResult<O
     row.map(|r| Ok(Sender { id: Some(id.0), name: get(&r, "name")?, avatar: get(&r, "avatar")? })).transpose()
 }
 
-pub(crate) async fn create_message(s: &PgStore, org: OrgId, input: NewMessage) -> StoreResult<Message> {
+/// Stores a message; `starts_reply` also marks the conversation as being answered.
+pub(crate) async fn create_message(
+    s: &PgStore,
+    org: OrgId,
+    input: NewMessage,
+    starts_reply: bool,
+) -> StoreResult<Message> {
     let mut tx = s.begin().await?;
     // The conversation row stays locked until commit: messages of one conversation are
     // created one at a time across every instance, so the counters, the last message and
@@ -191,7 +197,8 @@ pub(crate) async fn create_message(s: &PgStore, org: OrgId, input: NewMessage) -
     sqlx::query(
         "UPDATE conversations SET last_message_id = $1, last_message_at = $2,
             message_count = message_count + 1, unread_count = unread_count + $3,
-            title = coalesce($4, title), title_search = coalesce($5, title_search), updated_at = $2
+            title = coalesce($4, title), title_search = coalesce($5, title_search), updated_at = $2,
+            replying = replying + $7
          WHERE id = $6",
     )
     .bind(msg.id.0)
@@ -200,6 +207,7 @@ pub(crate) async fn create_message(s: &PgStore, org: OrgId, input: NewMessage) -
     .bind(&new_title)
     .bind(new_title.as_deref().map(normalize))
     .bind(msg.conversation.0)
+    .bind(i64::from(starts_reply))
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;

@@ -13,6 +13,7 @@ mod conversations;
 mod knowledge;
 mod messages;
 mod orgs;
+mod replies;
 mod rows;
 mod search;
 
@@ -252,7 +253,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_message(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input).await
+        messages::create_message(self, org, input, false).await
     }
     async fn get_message(
         &self,
@@ -323,5 +324,15 @@ impl Store for SqliteStore {
     }
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>> {
         knowledge::passage_texts(self, org, chatbot).await
+    }
+
+    async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
+        messages::create_message(self, org, input, true).await
+    }
+    async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()> {
+        replies::save_progress(self, org, message, content).await
+    }
+    async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message> {
+        replies::finish_reply(self, org, reply).await
     }
 }

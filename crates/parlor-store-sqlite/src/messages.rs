@@ -130,7 +130,13 @@ async fn contact_sender(tx: &mut Tx, org: OrgId, id: ContactId) -> StoreResult<O
     row.map(|r| Ok(Sender { id: Some(id.0), name: get(&r, "name")?, avatar: get(&r, "avatar")? })).transpose()
 }
 
-pub(crate) async fn create_message(s: &SqliteStore, org: OrgId, input: NewMessage) -> StoreResult<Message> {
+/// Stores a message; `starts_reply` also marks the conversation as being answered.
+pub(crate) async fn create_message(
+    s: &SqliteStore,
+    org: OrgId,
+    input: NewMessage,
+    starts_reply: bool,
+) -> StoreResult<Message> {
     let mut tx = s.begin().await?;
     let conv = sqlx::query(
         "SELECT seq, contact_id, title, title_set FROM conversations WHERE org_id = ? AND id = ?",
@@ -189,12 +195,13 @@ pub(crate) async fn create_message(s: &SqliteStore, org: OrgId, input: NewMessag
             .filter(|t| !t.is_empty());
     sqlx::query(
         "UPDATE conversations SET last_message_id = ?, last_message_at = ?, message_count = message_count + 1,
-            unread_count = unread_count + ?, title = coalesce(?, title), updated_at = ?
+            unread_count = unread_count + ?, replying = replying + ?, title = coalesce(?, title), updated_at = ?
          WHERE id = ?",
     )
     .bind(msg.id.0)
     .bind(msg.created_at.micros())
     .bind(i64::from(incoming))
+    .bind(i64::from(starts_reply))
     .bind(&new_title)
     .bind(msg.created_at.micros())
     .bind(msg.conversation.0)

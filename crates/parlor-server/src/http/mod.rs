@@ -6,6 +6,7 @@
 
 pub mod attachments;
 pub mod chatbots;
+pub mod completions;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
@@ -31,6 +32,7 @@ use tower_http::trace::TraceLayer;
 fn api() -> Router<AppState> {
     Router::new()
         .merge(chatbots::router())
+        .merge(completions::router())
         .merge(web_chats::router())
         .merge(inboxes::router())
         .merge(knowledge::router())

@@ -1,0 +1,238 @@
+//! `POST /chatbots/{chatbotId}/completions/`: a user message in, the chatbot's reply out,
+//! whole (JSON) or piece by piece (Server-Sent Events).
+//!
+//! The user's message is stored before generation starts, and the reply is generated on the
+//! server's task tracker ([`crate::replies`]), so a client that disconnects mid-stream loses
+//! nothing: the reply is stored complete all the same. The stream's events are unnamed (no
+//! `event:` line), so a browser `EventSource`'s `onmessage` receives them, and every `data:`
+//! carries `conversationId`, `content` and `done` as the original platform sends them.
+
+use super::error::{ApiError, ApiResult, invalid_pk_message};
+use super::extract::{Auth, Id, JsonBody};
+use super::messages::attachment_inputs;
+use super::validate::{Need, nested};
+use crate::app::AppState;
+use crate::replies::{self, ReplyEvent};
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::Stream;
+use parlor_core::StoreError;
+use parlor_core::id::{ChatbotId, ContactId, ConversationId};
+use parlor_core::input::{NewConversation, NewMessage};
+use parlor_core::model::{Message, MessageType, SenderType};
+use serde_json::{Map, Value, json};
+use std::convert::Infallible;
+use std::time::Duration;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/chatbots/{chatbot}/completions", post(create))
+}
+
+/// How often a slow stream sends a `: ping` comment, so proxies keep it open.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    Id(chatbot_id): Id<ChatbotId>,
+    JsonBody(mut body): JsonBody,
+) -> ApiResult<Response> {
+    let chatbot = state.store.get_chatbot(auth.org, chatbot_id).await?;
+
+    // `conversation` absent, null or "" all mean: start a new one.
+    let conversation = match body.raw("conversation") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(_) => body.id::<ConversationId>("conversation", Need::Optional, true).flatten(),
+    };
+    let streaming = body.boolean("isStreaming").unwrap_or(false);
+    let mut sender = None;
+    let mut parsed = None;
+    if let Some(mut m) = nested(&mut body, "message", Need::Required) {
+        let content = m.string("content", Need::Required, true, 1_000_000);
+        let content_payload = m.object("contentPayload");
+        let query_metadata = m.object("queryMetadata");
+        let attachments = attachment_inputs(&mut m, "attachments");
+        sender = m.id::<ContactId>("sender", Need::Optional, true).flatten();
+        if let (Some(c), Some(a)) = (&content, &attachments)
+            && c.trim().is_empty()
+            && a.is_empty()
+            && !m.has_errors()
+        {
+            m.error("content", "This field may not be blank.");
+        }
+        if m.has_errors() {
+            body.nested_error("message", Value::Object(m.into_errors()));
+        } else {
+            parsed = Some((
+                content.unwrap_or_default(),
+                content_payload.flatten(),
+                query_metadata.flatten(),
+                attachments.unwrap_or_default(),
+            ));
+        }
+    }
+    body.finish()?;
+    let Some((content, content_payload, query_metadata, attachments)) = parsed else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+
+    // References: a conversation of another organization is a 400 on `conversation`; a
+    // sender that is not this organization's contact is a 400 nested under `message`.
+    if let Some(c) = sender
+        && let Err(StoreError::NotFound) = state.store.get_contact(auth.org, c).await
+    {
+        return Err(ApiError::Validation(nested_field_error("message", "sender", &c.to_string())));
+    }
+    let conversation_id = match conversation {
+        Some(id) => match state.store.get_conversation(auth.org, id).await {
+            Ok(c) => c.id,
+            Err(StoreError::NotFound) => return Err(ApiError::invalid_pk("conversation", &id.to_string())),
+            Err(e) => return Err(e.into()),
+        },
+        None => {
+            let input = NewConversation { web_chat: chatbot.api_web_chat_id, contact: sender, title: None };
+            state.store.create_conversation(auth.org, input).await?.id
+        }
+    };
+    let question = state
+        .store
+        .create_message(
+            auth.org,
+            NewMessage {
+                conversation: conversation_id,
+                kind: MessageType::Incoming,
+                sender_type: SenderType::Contact,
+                contact: sender,
+                sender: None,
+                content,
+                content_payload,
+                query_metadata,
+                attachments,
+                canvas: None,
+                metadata: Map::new(),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::InvalidReference { field: "sender", id } => {
+                ApiError::Validation(nested_field_error("message", "sender", &id))
+            }
+            other => other.into(),
+        })?;
+    let reply = replies::start(&state, auth.org, chatbot, question.clone()).await?;
+    if streaming {
+        Ok(stream_response(state, conversation_id, question, reply).into_response())
+    } else {
+        whole_response(conversation_id, question, reply).await
+    }
+}
+
+fn nested_field_error(parent: &str, field: &str, id: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(parent.into(), json!({ field: [invalid_pk_message(id)] }));
+    m
+}
+
+/// Waits for the whole reply. Fails with 502 only when generation failed before any text.
+async fn whole_response(
+    conversation: ConversationId,
+    question: Message,
+    mut reply: replies::Reply,
+) -> ApiResult<Response> {
+    while let Some(event) = reply.events.recv().await {
+        if let ReplyEvent::Done { message, error } = event {
+            if let Some(e) = &error
+                && message.content.is_empty()
+            {
+                return Err(ApiError::Upstream(e.clone()));
+            }
+            let mut body = json!({
+                "conversationId": conversation,
+                "content": message.content,
+                "done": true,
+                "userMessage": question,
+                "botMessage": message,
+            });
+            if let Some(e) = error {
+                body["error"] = json!({"detail": e.to_string(), "code": e.code()});
+            }
+            return Ok(Json(body).into_response());
+        }
+    }
+    Err(ApiError::Internal("the reply ended without a result".into()))
+}
+
+/// The reply as Server-Sent Events. Each event's id is `<botMessageId>:<characters so far>`,
+/// so a client knows exactly how much of the reply it has.
+fn stream_response(
+    state: AppState,
+    conversation: ConversationId,
+    question: Message,
+    reply: replies::Reply,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let bot_id = reply.message.id;
+    let shutdown = state.shutdown.clone();
+    let stream = async_stream(move |y| async move {
+        let mut events = reply.events;
+        let mut sent = 0usize;
+        let first = json!({
+            "conversationId": conversation, "content": "", "done": false,
+            "userMessage": question, "botMessageId": bot_id,
+        });
+        y.send(event(&first, bot_id, sent)).await;
+        loop {
+            let next = tokio::select! {
+                e = events.recv() => e,
+                // On shutdown the stream ends; the reply itself is still finished and stored.
+                _ = shutdown.cancelled() => None,
+            };
+            match next {
+                Some(ReplyEvent::Delta(piece)) => {
+                    sent += piece.chars().count();
+                    let data = json!({"conversationId": conversation, "content": piece, "done": false});
+                    y.send(event(&data, bot_id, sent)).await;
+                }
+                Some(ReplyEvent::Done { message, error }) => {
+                    let mut last = json!({"conversationId": conversation, "content": "", "done": true, "botMessage": message});
+                    if let Some(e) = error {
+                        last["error"] = json!({"detail": e.to_string(), "code": e.code()});
+                    }
+                    y.send(event(&last, bot_id, sent)).await;
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(PING_EVERY).text("ping"))
+}
+
+fn event(data: &Value, bot: parlor_core::id::MessageId, offset: usize) -> Result<Event, Infallible> {
+    Ok(Event::default().id(format!("{bot}:{offset}")).data(data.to_string()))
+}
+
+/// A tiny generator: runs `f` with a sender and yields what it sends, so the stream above
+/// reads as straight-line code.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(Yielder) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(f(Yielder(tx)));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// The sending half of [`async_stream`].
+struct Yielder(tokio::sync::mpsc::Sender<Result<Event, Infallible>>);
+
+impl Yielder {
+    async fn send(&self, e: Result<Event, Infallible>) {
+        // The client went away: nothing to do, the reply is stored regardless.
+        let _ = self.0.send(e).await;
+    }
+}

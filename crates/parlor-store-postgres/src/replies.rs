@@ -1,0 +1,99 @@
+//! Bot replies in flight and their completion: the final text (now searchable), citations
+//! and metadata, the question/answer record, and the conversation's "being answered"
+//! counter, all in one transaction so a reply is never half-finished.
+
+use crate::messages::get_message;
+use crate::rows::{get, to_json};
+use crate::{PgStore, map_err};
+use chrono::{DateTime, Utc};
+use parlor_core::StoreError;
+use parlor_core::error::StoreResult;
+use parlor_core::id::{MessageId, OrgId};
+use parlor_core::input::FinishedReply;
+use parlor_core::model::Message;
+use parlor_core::search::normalize;
+use uuid::Uuid;
+
+pub(crate) async fn save_progress(
+    s: &PgStore,
+    org: OrgId,
+    message: MessageId,
+    content: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE messages SET content = $1 WHERE org_id = $2 AND id = $3")
+        .bind(content)
+        .bind(org.0)
+        .bind(message.0)
+        .execute(&s.pool)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> StoreResult<Message> {
+    let mut tx = s.begin().await?;
+    let conversation: Uuid = sqlx::query_scalar(
+        "UPDATE messages SET content = $1, content_search = $2, citations = $3::json, citation_nodes = $4::json,
+            metadata = $5::json
+         WHERE org_id = $6 AND id = $7 RETURNING conversation_id",
+    )
+    .bind(&r.content)
+    .bind(normalize(&r.content))
+    .bind(to_json(&r.citations))
+    .bind(to_json(&r.citation_nodes))
+    .bind(to_json(&r.metadata))
+    .bind(org.0)
+    .bind(r.message.0)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)?;
+    sqlx::query("UPDATE conversations SET replying = GREATEST(replying - 1, 0) WHERE id = $1")
+        .bind(conversation)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+
+    // The question: when it was asked, and whether it opened its conversation.
+    let q = sqlx::query(
+        "SELECT m.created_at, c.contact_id,
+            (SELECT count(*) FROM messages e WHERE e.conversation_id = m.conversation_id AND e.kind = 'incoming'
+               AND (e.created_at, e.id) < (m.created_at, m.id)) AS earlier
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.org_id = $1 AND m.id = $2",
+    )
+    .bind(org.0)
+    .bind(r.record.user_message.0)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(map_err)?;
+    if let Some(q) = q {
+        let rec = &r.record;
+        sqlx::query(
+            "INSERT INTO records (id, org_id, chatbot_id, conversation_id, contact_id, user_message_id, input_message,
+                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at)
+             SELECT $1, $2, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM chatbots
+             WHERE org_id = $2 AND id = $15",
+        )
+        .bind(r.message.0)
+        .bind(org.0)
+        .bind(conversation)
+        .bind(get::<Option<Uuid>>(&q, "contact_id")?)
+        .bind(rec.user_message.0)
+        .bind(&rec.input_message)
+        .bind(&rec.condense_message)
+        .bind(&r.content)
+        .bind(&rec.context)
+        .bind(rec.reply_time_ms)
+        .bind(&rec.error)
+        .bind(&rec.finish_reason)
+        .bind(if get::<i64>(&q, "earlier")? == 0 { "New" } else { "Follow" })
+        .bind(get::<DateTime<Utc>>(&q, "created_at")?)
+        .bind(rec.chatbot.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    }
+    let m = get_message(&mut *tx, org, r.message, None).await?;
+    tx.commit().await.map_err(map_err)?;
+    Ok(m)
+}
