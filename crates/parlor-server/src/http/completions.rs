@@ -57,9 +57,9 @@ async fn create(
         let query_metadata = m.object("queryMetadata");
         let attachments = attachment_inputs(&mut m, "attachments");
         sender = m.id::<ContactId>("sender", Need::Optional, true).flatten();
-        if let (Some(c), Some(a)) = (&content, &attachments)
+        if let Some(c) = &content
             && c.trim().is_empty()
-            && a.is_empty()
+            && attachments.as_ref().is_none_or(|a| a.is_empty())
             && !m.has_errors()
         {
             m.error("content", "This field may not be blank.");

@@ -39,10 +39,33 @@ impl TestApp {
         Self::serve(db, org.id, key).await
     }
 
+    /// Like [`TestApp::spawn`], with the app's state adjusted first (providers, limits).
+    pub(crate) async fn spawn_with(db: TestDb, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let mut app = Self::spawn(db).await;
+        let (db, org, key) = {
+            let stop = app.stop.take();
+            drop(stop);
+            if let Some(h) = app.handle.take() {
+                h.await.expect("server task");
+            }
+            (app.db, app.org, app.key)
+        };
+        Self::serve_state(db, org, key, configure).await
+    }
+
     async fn serve(db: TestDb, org: OrgId, key: String) -> TestApp {
+        Self::serve_state(db, org, key, |s| s).await
+    }
+
+    async fn serve_state(
+        db: TestDb,
+        org: OrgId,
+        key: String,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = AppState::new(db.store.clone());
+        let state = configure(AppState::new(db.store.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             serve(listener, state, async { drop(stopped.await) }, Duration::from_secs(5))

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod completions;
 mod conversations;
 mod knowledge;
 mod messages;
