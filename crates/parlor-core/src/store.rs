@@ -25,6 +25,10 @@ pub trait Store: Send + Sync + 'static {
     /// Closes the pool; later calls fail.
     async fn close(&self);
 
+    /// The live-event bus of this database (in-process for SQLite, LISTEN/NOTIFY across
+    /// instances for PostgreSQL).
+    fn events(&self) -> std::sync::Arc<dyn crate::events::EventBus>;
+
     // --- organizations and keys -------------------------------------------------------------
 
     async fn create_org(&self, name: &str) -> StoreResult<Organization>;

@@ -8,5 +8,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod keys;
+pub mod live;
 pub mod replies;
 pub mod storage;

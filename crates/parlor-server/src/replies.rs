@@ -7,6 +7,7 @@
 //! see it, and the end is stored in one transaction with the reply's record.
 
 use crate::app::AppState;
+use crate::live;
 use futures::StreamExt;
 use parlor_core::clock;
 use parlor_core::engine::{ChatTurn, Engine, EngineError, EngineEvent, GenerateRequest, Role, Usage};
@@ -103,7 +104,10 @@ impl Job {
     async fn run(self) {
         let outcome = self.generate().await;
         let message = match self.finish(&outcome).await {
-            Ok(m) => m,
+            Ok(m) => {
+                live::message(&self.state, self.org, &m).await;
+                m
+            }
             Err(e) => {
                 // The conversation was deleted mid-reply, or the database failed: tell the
                 // client what was produced; nothing more can be stored.
@@ -145,10 +149,21 @@ impl Job {
         tokio::pin!(stream);
         let mut last_save = Instant::now();
         let mut saved_len = 0;
+        let mut offset = 0u64;
         while let Some(event) = stream.next().await {
             match event {
                 Ok(EngineEvent::Delta(piece)) => {
                     out.content.push_str(&piece);
+                    live::delta(
+                        &self.state,
+                        self.org,
+                        self.message.conversation,
+                        self.message.id,
+                        offset,
+                        &piece,
+                    )
+                    .await;
+                    offset += piece.chars().count() as u64;
                     let _ = self.tx.send(ReplyEvent::Delta(piece));
                     if last_save.elapsed() >= PROGRESS_EVERY && out.content.len() != saved_len {
                         last_save = Instant::now();

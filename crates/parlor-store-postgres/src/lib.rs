@@ -11,6 +11,7 @@
 mod chatbots;
 mod contacts;
 mod conversations;
+mod events;
 mod knowledge;
 mod messages;
 mod orgs;
@@ -56,6 +57,8 @@ impl Default for PgStoreOptions {
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Live events across every instance on this database.
+    events: std::sync::Arc<events::PgBus>,
 }
 
 /// A write transaction.
@@ -78,7 +81,8 @@ impl PgStore {
             .await
             .map_err(StoreError::backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::backend)?;
-        Ok(PgStore { pool })
+        let events = std::sync::Arc::new(events::PgBus::start(pool.clone()));
+        Ok(PgStore { pool, events })
     }
 
     /// Starts a transaction (READ COMMITTED; rows a use case changes are locked explicitly).
@@ -103,6 +107,10 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn events(&self) -> std::sync::Arc<dyn parlor_core::events::EventBus> {
+        self.events.clone()
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -10,6 +10,7 @@
 mod chatbots;
 mod contacts;
 mod conversations;
+mod events;
 mod knowledge;
 mod messages;
 mod orgs;
@@ -35,6 +36,8 @@ use std::time::Duration;
 /// The SQLite [`Store`].
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
+    /// Live events of this database's conversations.
+    events: std::sync::Arc<events::LocalBus>,
     /// One connection: every write transaction.
     write: SqlitePool,
     /// Several connections: reads, which WAL lets run beside the writer.
@@ -61,7 +64,7 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(StoreError::backend)?;
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore { events: Default::default(), write, read })
     }
 
     /// Starts a write transaction holding SQLite's write lock.
@@ -120,6 +123,10 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+
+    fn events(&self) -> std::sync::Arc<dyn parlor_core::events::EventBus> {
+        self.events.clone()
     }
 
     async fn create_org(&self, name: &str) -> StoreResult<Organization> {

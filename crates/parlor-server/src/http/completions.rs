@@ -123,6 +123,7 @@ async fn create(
             }
             other => other.into(),
         })?;
+    crate::live::message(&state, auth.org, &question).await;
     let reply = replies::start(&state, auth.org, chatbot, question.clone()).await?;
     if streaming {
         Ok(stream_response(state, conversation_id, question, reply).into_response())

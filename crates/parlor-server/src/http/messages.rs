@@ -143,6 +143,7 @@ async fn create(
         metadata: Map::new(),
     };
     let message = state.store.create_message(auth.org, input).await?;
+    crate::live::message(&state, auth.org, &message).await;
     Ok((StatusCode::CREATED, Json(message)))
 }
 

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod inboxes;
@@ -38,6 +39,7 @@ fn api() -> Router<AppState> {
         .merge(knowledge::router())
         .merge(contacts::router())
         .merge(conversations::router())
+        .merge(events::router())
         .merge(messages::router())
         .merge(attachments::router())
 }
