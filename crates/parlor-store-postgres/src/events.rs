@@ -41,6 +41,9 @@ enum Wire {
 pub(crate) struct PgBus {
     local: broadcast::Sender<Envelope>,
     outbox: mpsc::UnboundedSender<String>,
+    /// The publishing and listening tasks; each holds a pooled connection, so they must end
+    /// before the pool can close.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl PgBus {
@@ -48,9 +51,18 @@ impl PgBus {
     pub(crate) fn start(pool: PgPool) -> PgBus {
         let (local, _) = broadcast::channel(CAPACITY);
         let (outbox, rx) = mpsc::unbounded_channel();
-        tokio::spawn(publish_loop(pool.clone(), rx));
-        tokio::spawn(listen_loop(pool, local.clone()));
-        PgBus { local, outbox }
+        let tasks = vec![
+            tokio::spawn(publish_loop(pool.clone(), rx)),
+            tokio::spawn(listen_loop(pool, local.clone())),
+        ];
+        PgBus { local, outbox, tasks }
+    }
+
+    /// Ends both tasks, returning their connections to the pool (which `close` waits for).
+    pub(crate) fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 

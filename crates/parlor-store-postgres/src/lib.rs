@@ -119,6 +119,7 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        self.events.stop();
         self.pool.close().await;
     }
 

@@ -2,6 +2,7 @@
 //! once per backend (SQLite always; PostgreSQL when `PARLOR_TEST_DATABASE_URL` is set).
 
 mod helpers;
+mod instances;
 
 mod auth;
 mod cli;
