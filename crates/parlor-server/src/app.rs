@@ -41,6 +41,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Provider names of the config, to validate chatbots' `model`.
     pub providers: Arc<Vec<String>>,
+    /// API keys found valid within the last second (see [`http::key_cache`]).
+    pub keys: Arc<http::key_cache::KeyCache>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             providers: Arc::new(vec![]),
+            keys: Arc::default(),
         }
     }
 }

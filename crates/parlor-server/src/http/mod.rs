@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod inboxes;
+pub mod key_cache;
 pub mod knowledge;
 pub mod messages;
 pub mod pagination;
