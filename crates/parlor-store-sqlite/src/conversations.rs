@@ -207,7 +207,10 @@ pub(crate) async fn list_conversations(
     } else {
         " ORDER BY c.created_at DESC, c.id DESC"
     });
-    q.push(" LIMIT ").push_bind(page.fetch_limit());
+    // The limit is written into the SQL, not bound: SQLite 3.4x marks a statement whose
+    // LIMIT is a bound parameter to be compiled again on every new binding, which cost a
+    // page read more than the query itself (one cached statement per page size instead).
+    q.push(format_args!(" LIMIT {}", page.fetch_limit()));
     let rows = q.build().fetch_all(&s.read).await.map_err(map_err)?;
     let items = rows.iter().map(conversation_row).collect::<StoreResult<Vec<_>>>()?;
     Ok(assemble(&page, items, |c| Position { created_at: c.created_at, id: c.id.0 }))

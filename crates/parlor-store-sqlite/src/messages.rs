@@ -379,7 +379,10 @@ pub(crate) async fn list_messages(
     } else {
         " ORDER BY m.created_at DESC, m.id DESC"
     });
-    q.push(" LIMIT ").push_bind(page.fetch_limit());
+    // The limit is written into the SQL, not bound: SQLite 3.4x marks a statement whose
+    // LIMIT is a bound parameter to be compiled again on every new binding, which cost a
+    // page read more than the query itself (one cached statement per page size instead).
+    q.push(format_args!(" LIMIT {}", page.fetch_limit()));
     let rows = q.build().fetch_all(&s.read).await.map_err(map_err)?;
     let items = rows.iter().filter_map(|r| message(r, "").transpose()).collect::<StoreResult<Vec<_>>>()?;
     let count = match (conversation, rows.first()) {
