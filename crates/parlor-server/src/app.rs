@@ -45,6 +45,8 @@ pub struct AppState {
     pub engines: Arc<parlor_llm::Providers>,
     /// The built-in knowledge engine (chatbots whose `model` is null).
     pub knowledge: Arc<dyn parlor_core::engine::Engine>,
+    /// API keys found valid within the last second (see [`http::key_cache`]).
+    pub keys: Arc<http::key_cache::KeyCache>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
             providers: Arc::new(vec![]),
             engines: Arc::new(parlor_llm::Providers::empty()),
             knowledge: Arc::new(parlor_core::knowledge::KnowledgeEngine::default()),
+            keys: Arc::default(),
         }
     }
 

@@ -11,7 +11,9 @@ mod chatbots;
 mod contacts;
 mod conversations;
 mod events;
+mod group_commit;
 mod knowledge;
+mod message_index;
 mod messages;
 mod orgs;
 mod replies;
@@ -42,6 +44,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// Several connections: reads, which WAL lets run beside the writer.
     read: SqlitePool,
+    /// Message creates, committed in groups by one task writing through `write`.
+    creates: group_commit::Creates,
 }
 
 /// A write transaction.
@@ -58,13 +62,18 @@ impl SqliteStore {
             .await
             .map_err(StoreError::backend)?;
         sqlx::migrate!("./migrations").run(&write).await.map_err(StoreError::backend)?;
+        {
+            let mut conn = write.acquire().await.map_err(map_err)?;
+            message_index::fill_after_migration(&mut conn).await?;
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
             .connect_with(base.read_only(true))
             .await
             .map_err(StoreError::backend)?;
-        Ok(SqliteStore { events: Default::default(), write, read })
+        let creates = group_commit::Creates::start(write.clone());
+        Ok(SqliteStore { events: Default::default(), write, read, creates })
     }
 
     /// Starts a write transaction holding SQLite's write lock.

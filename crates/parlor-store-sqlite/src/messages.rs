@@ -1,23 +1,24 @@
 //! Messages and attachments. Creating a message is the hot path: one write transaction
 //! stores it, indexes its text, and brings its conversation's derived state up to date.
 
-use crate::conversations::index_title;
 use crate::rows::{get, message, message_columns, to_json, ts};
-use crate::{SqliteStore, Tx, map_err};
+use crate::{SqliteStore, map_err};
 use parlor_core::StoreError;
 use parlor_core::clock;
 use parlor_core::error::StoreResult;
-use parlor_core::id::{AttachmentId, ContactId, ConversationId, MessageId, OrgId};
+use parlor_core::id::{AttachmentId, ConversationId, MessageId, OrgId};
 use parlor_core::input::{AttachmentInput, NewAttachment, NewMessage};
 use parlor_core::model::*;
 use parlor_core::page::{CursorPage, CursorRequest, Position, assemble};
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Executor, QueryBuilder, Sqlite};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
 static SELECT: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM messages m", message_columns("m", "")));
+/// [`SELECT`] without its `FROM`, for queries that add columns.
+static COLUMNS: LazyLock<String> = LazyLock::new(|| format!("SELECT {}", message_columns("m", "")));
 
 fn attachment_row(row: &SqliteRow) -> StoreResult<StoredAttachment> {
     let kind: String = get(row, "kind")?;
@@ -35,7 +36,11 @@ fn attachment_row(row: &SqliteRow) -> StoreResult<StoredAttachment> {
     })
 }
 
-async fn insert_attachment(tx: &mut Tx, org: OrgId, input: NewAttachment) -> StoreResult<StoredAttachment> {
+async fn insert_attachment(
+    conn: &mut SqliteConnection,
+    org: OrgId,
+    input: NewAttachment,
+) -> StoreResult<StoredAttachment> {
     let id = AttachmentId::new();
     let file = input.file.unwrap_or_else(|| parlor_core::model::upload_url(id));
     let row = sqlx::query(
@@ -52,7 +57,7 @@ async fn insert_attachment(tx: &mut Tx, org: OrgId, input: NewAttachment) -> Sto
     .bind(&input.content_type)
     .bind(input.size)
     .bind(clock::now().micros())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
     attachment_row(&row)
@@ -89,14 +94,14 @@ pub(crate) async fn get_attachment<'e>(
 /// Resolves attachment inputs: ids must be this organization's; external files are
 /// registered on the fly.
 async fn resolve_attachments(
-    tx: &mut Tx,
+    conn: &mut SqliteConnection,
     org: OrgId,
     inputs: Vec<AttachmentInput>,
 ) -> StoreResult<Vec<Attachment>> {
     let mut out = Vec::with_capacity(inputs.len());
     for input in inputs {
         match input {
-            AttachmentInput::Existing(id) => match get_attachment(&mut **tx, org, id).await {
+            AttachmentInput::Existing(id) => match get_attachment(&mut *conn, org, id).await {
                 Ok(a) => out.push(a.attachment),
                 Err(StoreError::NotFound) => {
                     return Err(StoreError::InvalidReference { field: "attachments", id: id.to_string() });
@@ -112,61 +117,125 @@ async fn resolve_attachments(
                     content_type: None,
                     size: None,
                 };
-                out.push(insert_attachment(tx, org, new).await?.attachment);
+                out.push(insert_attachment(conn, org, new).await?.attachment);
             }
         }
     }
     Ok(out)
 }
 
-/// The contact shown as a message's sender.
-async fn contact_sender(tx: &mut Tx, org: OrgId, id: ContactId) -> StoreResult<Option<Sender>> {
-    let row = sqlx::query("SELECT name, avatar FROM contacts WHERE org_id = ? AND id = ?")
+/// The message row's columns, in the order [`bind_message`] binds them.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (id, org_id, conversation_id, kind, sender_type, sender, content,
+    content_payload, query_metadata, attachments, canvas, feedback, citations, citation_nodes, metadata, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The keyword-index row of the message just inserted (`last_insert_rowid()`), keyed by its
+/// conversation (see [`crate::message_index`]); binds the conversation's `seq` and the
+/// normalized text.
+const INDEX_MESSAGE: &str =
+    "INSERT INTO message_index (rowid, body) VALUES ((? << 32) | (last_insert_rowid() & 4294967295), ?)";
+
+/// Binds [`INSERT_MESSAGE`]'s parameters.
+fn bind_message<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    org: OrgId,
+    m: &'q Message,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    q.bind(m.id.0)
         .bind(org.0)
-        .bind(id.0)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(map_err)?;
-    row.map(|r| Ok(Sender { id: Some(id.0), name: get(&r, "name")?, avatar: get(&r, "avatar")? })).transpose()
+        .bind(m.conversation.0)
+        .bind(m.kind.as_str())
+        .bind(m.sender_type.as_str())
+        .bind(m.sender.as_ref().map(to_json))
+        .bind(&m.content)
+        .bind(m.content_payload.as_ref().map(to_json))
+        .bind(m.query_metadata.as_ref().map(to_json))
+        .bind(to_json(&m.attachments))
+        .bind(m.canvas.as_ref().map(to_json))
+        .bind(&m.feedback)
+        .bind(to_json(&m.citations))
+        .bind(to_json(&m.citation_nodes))
+        .bind(to_json(&m.metadata))
+        .bind(m.created_at.micros())
 }
 
-/// Stores a message; `starts_reply` also marks the conversation as being answered.
+/// Creates a message: queued for the store's group-commit writer, which writes it with the
+/// other creates waiting beside it in one transaction ([`crate::group_commit`]).
+/// `starts_reply` also marks the conversation as being answered (a bot reply begins).
 pub(crate) async fn create_message(
     s: &SqliteStore,
     org: OrgId,
     input: NewMessage,
     starts_reply: bool,
 ) -> StoreResult<Message> {
-    let mut tx = s.begin().await?;
+    s.creates.create(org, input, starts_reply).await
+}
+
+/// The savepoint each message of a batch is written under.
+const SAVEPOINT: &str = "SAVEPOINT message";
+
+/// Writes one message inside a batch's transaction, in two round trips to SQLite's
+/// connection thread, each a cached prepared statement: one read of the conversation with
+/// its contact (the sender), and one multi-statement write (the message, its index row, the
+/// conversation's derived state, and the automatic title when this message sets it),
+/// wrapped in a savepoint.
+///
+/// The inner result is the message's own: an error there was undone alone and the batch
+/// goes on. The outer error means the transaction itself is unusable (the savepoint could
+/// not be rolled back), so the whole batch must fail.
+pub(crate) async fn create_in_batch(
+    conn: &mut SqliteConnection,
+    org: OrgId,
+    input: NewMessage,
+    starts_reply: bool,
+) -> Result<StoreResult<Message>, StoreError> {
+    // The contact joined is the sender named by the input, else the conversation's; both
+    // must be of this organization.
     let conv = sqlx::query(
-        "SELECT seq, contact_id, title, title_set FROM conversations WHERE org_id = ? AND id = ?",
+        "SELECT c.seq, c.title, c.title_set, ct.id AS ct_id, ct.name AS ct_name, ct.avatar AS ct_avatar
+         FROM conversations c
+         LEFT JOIN contacts ct ON ct.org_id = c.org_id AND ct.id = coalesce(?, c.contact_id)
+         WHERE c.org_id = ? AND c.id = ?",
     )
+    .bind(input.contact.map(|c| c.0))
     .bind(org.0)
     .bind(input.conversation.0)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(map_err)?;
-    let Some(conv) = conv else {
-        return Err(StoreError::InvalidReference {
-            field: "conversation",
-            id: input.conversation.to_string(),
-        });
+    .fetch_optional(&mut *conn)
+    .await;
+    // Nothing is written before this point, so a failed read fails only this message.
+    let conv = match conv {
+        Ok(Some(conv)) => conv,
+        Ok(None) => {
+            return Ok(Err(StoreError::InvalidReference {
+                field: "conversation",
+                id: input.conversation.to_string(),
+            }));
+        }
+        Err(e) => return Ok(Err(map_err(e))),
     };
     let sender = match input.sender_type {
-        SenderType::Contact => match input.contact {
-            Some(c) => Some(
-                contact_sender(&mut tx, org, c)
-                    .await?
-                    .ok_or_else(|| StoreError::InvalidReference { field: "sender", id: c.to_string() })?,
-            ),
-            None => match get::<Option<Uuid>>(&conv, "contact_id")? {
-                Some(c) => contact_sender(&mut tx, org, c.into()).await?,
-                None => None,
+        SenderType::Contact => match (input.contact, get::<Option<Uuid>>(&conv, "ct_id")) {
+            (_, Err(e)) => return Ok(Err(e)),
+            (Some(c), Ok(None)) => {
+                return Ok(Err(StoreError::InvalidReference { field: "sender", id: c.to_string() }));
+            }
+            (None, Ok(None)) => None,
+            (_, Ok(Some(id))) => match (get(&conv, "ct_name"), get(&conv, "ct_avatar")) {
+                (Ok(name), Ok(avatar)) => Some(Sender { id: Some(id), name, avatar }),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             },
         },
         _ => input.sender.clone(),
     };
-    let attachments = resolve_attachments(&mut tx, org, input.attachments).await?;
+    // Attachments may be written before the message, so their savepoint opens first.
+    let early_savepoint = !input.attachments.is_empty();
+    if early_savepoint {
+        sqlx::query(SAVEPOINT).execute(&mut *conn).await.map_err(map_err)?;
+    }
+    let attachments = match resolve_attachments(conn, org, input.attachments).await {
+        Ok(a) => a,
+        Err(e) => return undo(conn, e).await,
+    };
     let msg = Message {
         id: MessageId::new(),
         conversation: input.conversation,
@@ -186,71 +255,78 @@ pub(crate) async fn create_message(
         sender_type: input.sender_type,
         metadata: input.metadata,
     };
-    insert_message(&mut tx, org, &msg).await?;
-
+    let fields = (get::<i64>(&conv, "seq"), get::<bool>(&conv, "title_set"), get::<String>(&conv, "title"));
+    let (conv_seq, title_set, title) = match fields {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return undo_if(conn, early_savepoint, e).await,
+    };
     let incoming = msg.kind == MessageType::Incoming;
-    let new_title =
-        (incoming && !get::<bool>(&conv, "title_set")? && get::<String>(&conv, "title")?.is_empty())
-            .then(|| parlor_core::model::title_from(&msg.content))
-            .filter(|t| !t.is_empty());
-    sqlx::query(
-        "UPDATE conversations SET last_message_id = ?, last_message_at = ?, message_count = message_count + 1,
-            unread_count = unread_count + ?, replying = replying + ?, title = coalesce(?, title), updated_at = ?
-         WHERE id = ?",
-    )
-    .bind(msg.id.0)
-    .bind(msg.created_at.micros())
-    .bind(i64::from(incoming))
-    .bind(i64::from(starts_reply))
-    .bind(&new_title)
-    .bind(msg.created_at.micros())
-    .bind(msg.conversation.0)
-    .execute(&mut *tx)
-    .await
-    .map_err(map_err)?;
-    if let Some(title) = &new_title {
-        index_title(&mut tx, msg.conversation, title).await?;
+    let new_title = (incoming && !title_set && title.is_empty())
+        .then(|| parlor_core::model::title_from(&msg.content))
+        .filter(|t| !t.is_empty());
+    let body = parlor_core::search::normalize(&msg.content);
+
+    // One round trip for every write. sqlx runs the statements of one query string in order
+    // on the connection thread, handing each its share of the positional parameters; if one
+    // fails, the ones after it do not run and the savepoint takes back the ones before.
+    let mut sql = String::with_capacity(1024);
+    if !early_savepoint {
+        sql.push_str(SAVEPOINT);
+        sql.push_str(";\n");
     }
-    tx.commit().await.map_err(map_err)?;
-    Ok(msg)
+    sql.push_str(INSERT_MESSAGE);
+    if !body.is_empty() {
+        sql.push_str(";\n");
+        sql.push_str(INDEX_MESSAGE);
+    }
+    sql.push_str(
+        ";\nUPDATE conversations SET last_message_id = ?, last_message_at = ?, message_count = message_count + 1,
+            unread_count = unread_count + ?, replying = replying + ?, title = coalesce(?, title), updated_at = ?
+         WHERE seq = ?",
+    );
+    if new_title.is_some() {
+        sql.push_str(
+            ";\nDELETE FROM conversation_title_fts WHERE rowid = ?;
+             INSERT INTO conversation_title_fts (rowid, body) VALUES (?, ?)",
+        );
+    }
+    sql.push_str(";\nRELEASE message");
+    let mut q = bind_message(sqlx::query(sqlx::AssertSqlSafe(sql)), org, &msg);
+    if !body.is_empty() {
+        q = q.bind(conv_seq).bind(body);
+    }
+    q = q
+        .bind(msg.id.0)
+        .bind(msg.created_at.micros())
+        .bind(i64::from(incoming))
+        .bind(i64::from(starts_reply))
+        .bind(new_title.clone())
+        .bind(msg.created_at.micros())
+        .bind(conv_seq);
+    if let Some(title) = &new_title {
+        q = q.bind(conv_seq).bind(conv_seq).bind(parlor_core::search::normalize(title));
+    }
+    match q.execute(&mut *conn).await {
+        Ok(_) => Ok(Ok(msg)),
+        // The savepoint is open unless the failure came before it (the string's first
+        // statement); rolling back to a savepoint that does not exist fails, which is then
+        // reported as a broken batch: safe, if pessimistic.
+        Err(e) => undo(conn, map_err(e)).await,
+    }
 }
 
-/// Inserts a message row and its keyword-index entry.
-pub(crate) async fn insert_message(tx: &mut Tx, org: OrgId, m: &Message) -> StoreResult<()> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (id, org_id, conversation_id, kind, sender_type, sender, content, content_payload,
-            query_metadata, attachments, canvas, feedback, citations, citation_nodes, metadata, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-    )
-    .bind(m.id.0)
-    .bind(org.0)
-    .bind(m.conversation.0)
-    .bind(m.kind.as_str())
-    .bind(m.sender_type.as_str())
-    .bind(m.sender.as_ref().map(to_json))
-    .bind(&m.content)
-    .bind(m.content_payload.as_ref().map(to_json))
-    .bind(m.query_metadata.as_ref().map(to_json))
-    .bind(to_json(&m.attachments))
-    .bind(m.canvas.as_ref().map(to_json))
-    .bind(&m.feedback)
-    .bind(to_json(&m.citations))
-    .bind(to_json(&m.citation_nodes))
-    .bind(to_json(&m.metadata))
-    .bind(m.created_at.micros())
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    let body = parlor_core::search::normalize(&m.content);
-    if !body.is_empty() {
-        sqlx::query("INSERT INTO message_fts (rowid, body) VALUES (?, ?)")
-            .bind(seq)
-            .bind(body)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
-    }
-    Ok(())
+/// Takes back this message's writes (to its savepoint) and reports `e` as its own error.
+async fn undo(conn: &mut SqliteConnection, e: StoreError) -> Result<StoreResult<Message>, StoreError> {
+    sqlx::raw_sql("ROLLBACK TO message; RELEASE message").execute(&mut *conn).await.map_err(map_err)?;
+    Ok(Err(e))
+}
+
+async fn undo_if(
+    conn: &mut SqliteConnection,
+    open: bool,
+    e: StoreError,
+) -> Result<StoreResult<Message>, StoreError> {
+    if open { undo(conn, e).await } else { Ok(Err(e)) }
 }
 
 pub(crate) async fn get_message<'e>(
@@ -278,16 +354,25 @@ pub(crate) async fn list_messages(
     conversation: Option<ConversationId>,
     page: CursorRequest,
 ) -> StoreResult<(CursorPage<Message>, Option<i64>)> {
-    let mut q = QueryBuilder::<Sqlite>::new(&*SELECT);
+    let mut q = QueryBuilder::<Sqlite>::new(&*COLUMNS);
     match conversation {
+        // The conversation's count rides along on every row of the page (a subquery SQLite
+        // evaluates once), saving the page a second query; only an empty page asks apart.
+        //
         // The unary `+` keeps SQLite from walking `messages_org`: without statistics it
         // rates that index as good as `messages_conversation` (one equality, then the sort
         // order) and then scans the organization's newest messages for ones of this
         // conversation, which grows with the organization, not with the page.
-        Some(c) => {
-            q.push(" WHERE +m.org_id = ").push_bind(org.0).push(" AND m.conversation_id = ").push_bind(c.0)
-        }
-        None => q.push(" WHERE m.org_id = ").push_bind(org.0),
+        Some(c) => q
+            .push(", (SELECT message_count FROM conversations WHERE org_id = ")
+            .push_bind(org.0)
+            .push(" AND id = ")
+            .push_bind(c.0)
+            .push(") AS conversation_count FROM messages m WHERE +m.org_id = ")
+            .push_bind(org.0)
+            .push(" AND m.conversation_id = ")
+            .push_bind(c.0),
+        None => q.push(" FROM messages m WHERE m.org_id = ").push_bind(org.0),
     };
     let reverse = page.is_reverse();
     if let Some(cursor) = page.cursor {
@@ -302,11 +387,15 @@ pub(crate) async fn list_messages(
     } else {
         " ORDER BY m.created_at DESC, m.id DESC"
     });
-    q.push(" LIMIT ").push_bind(page.fetch_limit());
+    // The limit is written into the SQL, not bound: SQLite 3.4x marks a statement whose
+    // LIMIT is a bound parameter to be compiled again on every new binding, which cost a
+    // page read more than the query itself (one cached statement per page size instead).
+    q.push(format_args!(" LIMIT {}", page.fetch_limit()));
     let rows = q.build().fetch_all(&s.read).await.map_err(map_err)?;
     let items = rows.iter().filter_map(|r| message(r, "").transpose()).collect::<StoreResult<Vec<_>>>()?;
-    let count = match conversation {
-        Some(c) => Some(
+    let count = match (conversation, rows.first()) {
+        (Some(_), Some(row)) => Some(get::<Option<i64>>(row, "conversation_count")?.unwrap_or(0)),
+        (Some(c), None) => Some(
             sqlx::query_scalar::<_, i64>(
                 "SELECT message_count FROM conversations WHERE org_id = ? AND id = ?",
             )
@@ -317,7 +406,7 @@ pub(crate) async fn list_messages(
             .map_err(map_err)?
             .unwrap_or(0),
         ),
-        None => None,
+        (None, _) => None,
     };
     Ok((assemble(&page, items, |m| Position { created_at: m.created_at, id: m.id.0 }), count))
 }

@@ -46,20 +46,7 @@ pub(crate) async fn finish_reply(s: &SqliteStore, org: OrgId, r: FinishedReply) 
     .ok_or(StoreError::NotFound)?;
     let seq: i64 = get(&row, "seq")?;
     let conversation: Uuid = get(&row, "conversation_id")?;
-    let body = parlor_core::search::normalize(&r.content);
-    if !body.is_empty() {
-        sqlx::query("DELETE FROM message_fts WHERE rowid = ?")
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query("INSERT INTO message_fts (rowid, body) VALUES (?, ?)")
-            .bind(seq)
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-    }
+    crate::message_index::reindex_message(&mut tx, seq, &r.content).await?;
     sqlx::query("UPDATE conversations SET replying = max(replying - 1, 0) WHERE id = ?")
         .bind(conversation)
         .execute(&mut *tx)

@@ -44,9 +44,16 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let key = parse_authorization(&parts.headers)?;
-        let found = state.store.find_api_key(&crate::keys::hash(key)).await?;
+        let digest = crate::keys::hash(parse_authorization(&parts.headers)?);
+        // A key found valid less than a second ago is trusted without a query; a revoked
+        // one is refused at the latest that long after (see `key_cache`).
+        if let Some((org, key)) = state.keys.get(&digest) {
+            return Ok(Auth { org, key });
+        }
+        let read_at = std::time::Instant::now();
+        let found = state.store.find_api_key(&digest).await?;
         let key = found.ok_or(ApiError::Unauthorized("Invalid API key."))?;
+        state.keys.put(digest, key.org, key.id, read_at);
         Ok(Auth { org: key.org, key: key.id })
     }
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod inboxes;
+pub mod key_cache;
 pub mod knowledge;
 pub mod messages;
 pub mod pagination;

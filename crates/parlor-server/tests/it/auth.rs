@@ -36,6 +36,20 @@ backend_tests!(revoked_key_is_rejected, |db: TestDb| async move {
     assert_eq!(r.body, json!({"detail": "Invalid API key."}));
 });
 
+// A key in use is remembered for at most `KEY_CACHE_TTL` (revocation happens in another
+// process, which cannot tell the server): once that has passed, the revoked key is refused.
+backend_tests!(revoked_key_in_use_is_refused_after_the_cache_lifetime, |db: TestDb| async move {
+    let app = TestApp::spawn(db).await;
+    assert_eq!(app.get("/api/chatbots/").await.status, StatusCode::OK);
+    let keys = app.db.store.list_api_keys(app.org).await.unwrap();
+    app.db.store.revoke_api_key(keys[0].id).await.unwrap();
+    tokio::time::sleep(parlor_server::http::key_cache::KEY_CACHE_TTL + std::time::Duration::from_millis(50))
+        .await;
+    let r = app.get("/api/chatbots/").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body, json!({"detail": "Invalid API key."}));
+});
+
 backend_tests!(paths_under_both_prefixes_with_and_without_slash, |db: TestDb| async move {
     let app = TestApp::spawn(db).await;
     for path in ["/api/chatbots/", "/api/chatbots", "/api/v1/chatbots/", "/api/v1/chatbots"] {

@@ -35,8 +35,9 @@ const PER_CONVERSATION: usize = 100;
 const BATCH: usize = 1000;
 /// Microseconds between consecutive messages' `created_at`.
 const STEP_US: i64 = 10;
-/// Bump when the generator changes, so kept datasets are rebuilt.
-const VERSION: u32 = 1;
+/// Bump when the generator or the schema it writes changes, so kept datasets are rebuilt
+/// (2: the keyword index keyed by conversation, migration 0004).
+const VERSION: u32 = 2;
 
 /// What a loaded dataset holds, kept beside it as `dataset.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -96,6 +97,8 @@ pub(crate) async fn open_or_load(dir: &Path, messages: usize) -> anyhow::Result<
 /// A conversation's state while its messages are generated.
 struct Conv {
     id: ConversationId,
+    /// The conversation's `seq`, the upper half of its messages' keyword-index keys.
+    seq: i64,
     contact_json: String,
     count: i64,
     unread: i64,
@@ -148,6 +151,7 @@ async fn load(db: &Path, messages: usize) -> anyhow::Result<Meta> {
         let sender = Sender { id: Some(contact.id.0), name: contact.name, avatar: None };
         convs.push(Conv {
             id: c.id,
+            seq: 0,
             contact_json: serde_json::to_string(&sender)?,
             count: 0,
             unread: 0,
@@ -161,6 +165,12 @@ async fn load(db: &Path, messages: usize) -> anyhow::Result<Meta> {
         .max_connections(1)
         .connect_with(parlor_store_sqlite::connect_options(db))
         .await?;
+    for c in &mut convs {
+        c.seq = sqlx::query_scalar("SELECT seq FROM conversations WHERE id = ?")
+            .bind(c.id.0)
+            .fetch_one(&pool)
+            .await?;
+    }
     let bot_json = serde_json::to_string(&Sender { id: Some(bot.id.0), name: bot.name, avatar: None })?;
     let bot_metadata = r#"{"model":null,"finishReason":"stop","usage":null,"latencyMs":850}"#;
     let mut seq: i64 =
@@ -257,9 +267,11 @@ async fn insert_batch(
             .push_bind(r.created_at);
     });
     q.build().execute(&mut *tx).await.context("inserting messages (has the schema changed?)")?;
-    let mut f = QueryBuilder::<Sqlite>::new("INSERT INTO message_fts (rowid, body) ");
+    // Keyed as the store keys them: (conversation seq << 32) | (message seq & 0xFFFFFFFF).
+    let mut f = QueryBuilder::<Sqlite>::new("INSERT INTO message_index (rowid, body) ");
     f.push_values(rows, |mut b, r| {
-        b.push_bind(r.seq).push_bind(parlor_core::search::normalize(&r.content));
+        let key = (convs[r.conv].seq << 32) | (r.seq & 0xFFFF_FFFF);
+        b.push_bind(key).push_bind(parlor_core::search::normalize(&r.content));
     });
     f.build().execute(&mut *tx).await?;
     tx.commit().await?;

@@ -458,8 +458,7 @@ async fn keyword_share(db: &Path, word: &str) -> anyhow::Result<(i64, i64)> {
         .connect_with(parlor_store_sqlite::connect_options(db).read_only(true))
         .await?;
     let row: (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT m.conversation_id) FROM message_fts f
-         JOIN messages m ON m.seq = f.rowid WHERE message_fts MATCH ?",
+        "SELECT count(*), count(DISTINCT rowid >> 32) FROM message_index WHERE message_index MATCH ?",
     )
     .bind(format!("\"{word}\"*"))
     .fetch_one(&pool)
