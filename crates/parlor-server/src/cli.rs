@@ -126,7 +126,14 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("  Demo chatbot: {}   web chat: {}", b.chatbot, b.web_chat);
     }
     let mut state = AppState::new(store.clone());
-    state.limits = Limits { json_body: args.max_json_bytes, upload: args.max_upload_bytes };
+    state.limits = Limits {
+        json_body: args.max_json_bytes,
+        upload: args.max_upload_bytes,
+        rate_per_key: args.rate_limit_per_key,
+        rate_per_ip: args.rate_limit_per_ip,
+        header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+    };
     state.time_zone = args.time_zone;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
