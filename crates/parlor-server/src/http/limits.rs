@@ -73,15 +73,14 @@ pub async fn rate_limit(State(limits): State<RateLimits>, req: Request, next: Ne
     let clock = DefaultClock::default();
     if let (Some(l), Some(ConnectInfo(addr))) =
         (&limits.per_ip, req.extensions().get::<ConnectInfo<SocketAddr>>())
+        && let Err(not_until) = l.check_key(&addr.ip())
     {
-        if let Err(not_until) = l.check_key(&addr.ip()) {
-            return throttled(not_until.wait_time_from(clock.now()));
-        }
+        return throttled(not_until.wait_time_from(clock.now()));
     }
-    if let (Some(l), Ok(key)) = (&limits.per_key, parse_authorization(req.headers())) {
-        if let Err(not_until) = l.check_key(&Sha256::digest(key.as_bytes()).into()) {
-            return throttled(not_until.wait_time_from(clock.now()));
-        }
+    if let (Some(l), Ok(key)) = (&limits.per_key, parse_authorization(req.headers()))
+        && let Err(not_until) = l.check_key(&Sha256::digest(key.as_bytes()).into())
+    {
+        return throttled(not_until.wait_time_from(clock.now()));
     }
     next.run(req).await
 }

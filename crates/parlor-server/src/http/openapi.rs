@@ -307,6 +307,9 @@ pub(crate) enum WriteErrors {
     /// The method is not served on this path.
     #[response(status = 405)]
     MethodNotAllowed(Detail),
+    /// The client paused longer than the body timeout while sending the body.
+    #[response(status = 408)]
+    RequestTimeout(Detail),
     /// The body is larger than the JSON limit (1 MiB by default).
     #[response(status = 413)]
     PayloadTooLarge(Detail),
@@ -333,6 +336,9 @@ pub(crate) enum NestedWriteErrors {
     /// The method is not served on this path.
     #[response(status = 405)]
     MethodNotAllowed(Detail),
+    /// The client paused longer than the body timeout while sending the body.
+    #[response(status = 408)]
+    RequestTimeout(Detail),
     /// The body is larger than the JSON limit (1 MiB by default).
     #[response(status = 413)]
     PayloadTooLarge(Detail),

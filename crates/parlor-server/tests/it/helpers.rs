@@ -2,7 +2,7 @@
 //! helpers that speak HTTP to it like a client would.
 
 use parlor_core::id::OrgId;
-use parlor_server::app::{AppState, serve};
+use parlor_server::app::{AppState, Limits, serve};
 use parlor_testkit::db::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -39,10 +39,26 @@ impl TestApp {
         Self::serve(db, org.id, key).await
     }
 
+    /// [`TestApp::spawn`] with other limits (tight rate limits, short timeouts).
+    pub(crate) async fn spawn_with_limits(db: TestDb, limits: Limits) -> TestApp {
+        let org = db.store.create_org("test").await.expect("org");
+        let key = parlor_server::keys::generate();
+        db.store
+            .create_api_key(org.id, "test", &parlor_server::keys::hash(&key), "prl_test")
+            .await
+            .expect("key");
+        Self::serve_with(db, org.id, key, limits).await
+    }
+
     async fn serve(db: TestDb, org: OrgId, key: String) -> TestApp {
+        Self::serve_with(db, org, key, Limits::default()).await
+    }
+
+    async fn serve_with(db: TestDb, org: OrgId, key: String, limits: Limits) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = AppState::new(db.store.clone());
+        let mut state = AppState::new(db.store.clone());
+        state.limits = limits;
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             serve(listener, state, async { drop(stopped.await) }, Duration::from_secs(5))
