@@ -17,6 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS=${SCHEMATHESIS:-schemathesis}
+# A path (not a bare command name) is made absolute: schemathesis runs from a temp dir.
+if [[ "$SCHEMATHESIS" == */* ]]; then
+    SCHEMATHESIS=$(realpath "$SCHEMATHESIS")
+fi
 EXAMPLES=${CONFORMANCE_EXAMPLES:-100}
 
 if [[ -z "${PARLOR_BIN:-}" ]]; then
@@ -61,8 +65,9 @@ if [[ -n "${CONFORMANCE_SEED:-}" ]]; then
     seed_args=(--seed "$CONFORMANCE_SEED")
 fi
 
+# From the temp dir: schemathesis keeps a cache (`.schemathesis/`) in its working directory.
 status=0
-"$SCHEMATHESIS" run "$base/api/schema/" \
+(cd "$data_dir" && "$SCHEMATHESIS" run "$base/api/schema/" \
     --header "Authorization: Api-Key $key" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method,allow_header_conformance \
     --max-examples "$EXAMPLES" \
@@ -70,7 +75,7 @@ status=0
     --request-timeout 10 \
     --no-color \
     --generation-database none \
-    "${seed_args[@]}" "$@" || status=$?
+    "${seed_args[@]}" "$@") || status=$?
 
 if grep -qiE "panicked|internal error" "$data_dir/server.log"; then
     echo "conformance: the server logged errors:" >&2
