@@ -21,11 +21,27 @@ pub struct Limits {
     pub json_body: usize,
     /// Largest upload, in bytes.
     pub upload: usize,
+    /// Requests a minute per API key (a burst of that many, then evenly spread); 0 is off.
+    pub rate_per_key: u32,
+    /// Requests a minute per client IP, for `/api/` routes; 0 is off.
+    pub rate_per_ip: u32,
+    /// Time a client has to send a request's head, and that a kept-alive connection may
+    /// wait for its next request.
+    pub header_timeout: Duration,
+    /// Longest pause while a client sends a request body.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { json_body: 1024 * 1024, upload: 20 * 1024 * 1024 }
+        Limits {
+            json_body: 1024 * 1024,
+            upload: 20 * 1024 * 1024,
+            rate_per_key: 0,
+            rate_per_ip: 0,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -105,22 +121,23 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
     let tasks = state.tasks.clone();
+    let header_timeout = state.limits.header_timeout;
     let router = http::router(state);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();
         async move { router.oneshot(normalize_path(req)).await }
     });
     let token2 = token.clone();
-    axum::serve(listener, tower::make::Shared::new(service))
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = token2.cancelled() => {}
-            }
-            // Streams watch this token and end, so the graceful wait below can finish.
-            token2.cancel();
-        })
-        .await?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = token2.cancelled() => {}
+        }
+        // Streams watch this token and end, so the graceful wait below can finish.
+        token2.cancel();
+    };
+    // Not `axum::serve`: it sets no timer, so slow clients could hold connections forever.
+    crate::conn::serve(listener, service, shutdown, header_timeout).await?;
     tasks.close();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!("shutdown: in-flight replies did not finish within {grace:?}");

@@ -131,7 +131,14 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         None => parlor_llm::Providers::empty(),
     };
     let mut state = AppState::new(store.clone()).with_providers(providers);
-    state.limits = Limits { json_body: args.max_json_bytes, upload: args.max_upload_bytes };
+    state.limits = Limits {
+        json_body: args.max_json_bytes,
+        upload: args.max_upload_bytes,
+        rate_per_key: args.rate_limit_per_key,
+        rate_per_ip: args.rate_limit_per_ip,
+        header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+    };
     state.time_zone = args.time_zone;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -36,6 +36,21 @@ pub struct ServeArgs {
     /// Largest upload, in bytes.
     #[arg(long, env = "PARLOR_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_upload_bytes: usize,
+    /// Requests a minute per API key (a burst of that many, then evenly spread); over it,
+    /// 429 with `Retry-After`. 0 turns the limit off.
+    #[arg(long, env = "PARLOR_RATE_LIMIT_PER_KEY", default_value_t = 0)]
+    pub rate_limit_per_key: u32,
+    /// Requests a minute per client IP address on `/api/` routes; 0 turns the limit off.
+    /// Behind a reverse proxy every client has the proxy's address: limit there instead.
+    #[arg(long, env = "PARLOR_RATE_LIMIT_PER_IP", default_value_t = 0)]
+    pub rate_limit_per_ip: u32,
+    /// Seconds a client has to send a request's head; also how long a kept-alive
+    /// connection may wait for its next request.
+    #[arg(long, env = "PARLOR_HEADER_TIMEOUT_S", default_value_t = 30)]
+    pub header_timeout_s: u64,
+    /// Longest pause, in seconds, while a client sends a request body.
+    #[arg(long, env = "PARLOR_BODY_TIMEOUT_S", default_value_t = 30)]
+    pub body_timeout_s: u64,
     /// Seconds shutdown waits for in-flight replies before giving up on them.
     #[arg(long, env = "PARLOR_SHUTDOWN_GRACE_S", default_value_t = 30)]
     pub shutdown_grace_s: u64,

@@ -2,17 +2,35 @@
 
 use super::error::ApiResult;
 use super::extract::{Auth, JsonBody};
+use super::openapi::WriteErrors;
 use super::validate::{Body, Need};
 use crate::app::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use parlor_core::input::NewAttachment;
 use parlor_core::model::{Attachment, AttachmentType};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/attachments", post(create))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create))
+}
+
+/// An external file: `type` and `file` are required. Documentation only; [`external`]
+/// validates the raw JSON.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct ExternalAttachment {
+    #[schema(rename = "type")]
+    kind: AttachmentType,
+    /// Where the file can be fetched: an http(s) URL.
+    #[schema(min_length = 1, max_length = 2048, format = "uri")]
+    file: String,
+    /// Default: the last segment of the URL's path.
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    filename: String,
 }
 
 /// The last path segment of a URL, as a default file name.
@@ -33,6 +51,10 @@ pub(crate) fn external(body: &mut Body) -> Option<(AttachmentType, String, Strin
     Some((kind, filename, file))
 }
 
+/// Registers an external file by URL, so messages can reference it by `id`.
+#[utoipa::path(post, path = "/attachments", tag = "attachments", operation_id = "attachments_create",
+    request_body = ExternalAttachment, security(("Api-Key" = [])),
+    responses((status = 201, description = "Created.", body = Attachment), WriteErrors))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,

@@ -2,21 +2,81 @@
 
 use super::error::ApiResult;
 use super::extract::{Auth, Id, JsonBody};
-use super::pagination::{NumberBody, RequestUrl};
+use super::openapi::{ListErrors, ReadErrors, WriteErrors};
+use super::pagination::{NumberBody, PageParams, RequestUrl};
 use super::validate::{Body, Need};
 use crate::app::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use parlor_core::id::ChatbotId;
 use parlor_core::input::{ChatbotPatch, NewChatbot};
 use parlor_core::model::Chatbot;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/chatbots", get(list).post(create))
-        .route("/chatbots/{id}", get(retrieve).put(update).patch(partial_update).delete(destroy))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(
+        retrieve,
+        update,
+        partial_update,
+        destroy
+    ))
+}
+
+/// A chatbot as written (POST, PUT): `name` is required, the rest optional. Documentation
+/// only; [`fields`] validates the raw JSON.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct ChatbotWrite {
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    /// The system prompt given to an LLM engine.
+    #[schema(required = false, max_length = 100000)]
+    instructions: String,
+    #[schema(required = false, max_length = 10000)]
+    welcome_message: String,
+    /// What the knowledge engine answers when nothing matches well enough.
+    #[schema(required = false, max_length = 10000)]
+    fallback_message: String,
+    /// `"<provider>/<model>"` naming a provider of the server's config; null (the default)
+    /// for the built-in knowledge engine.
+    #[schema(max_length = 200)]
+    model: Option<String>,
+    /// Default 0.7.
+    #[schema(required = false, minimum = 0.0, maximum = 2.0)]
+    temperature: f64,
+    /// Earlier messages given to the engine; default 10.
+    #[schema(required = false, minimum = 0, maximum = 100)]
+    history_messages: i64,
+    /// An http(s) URL each bot reply is POSTed to; null for none.
+    #[schema(max_length = 2048, format = "uri")]
+    webhook_url: Option<String>,
+}
+
+/// A chatbot's fields to change (PATCH): any of [`ChatbotWrite`]'s.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct ChatbotPartial {
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    name: String,
+    #[schema(required = false, max_length = 100000)]
+    instructions: String,
+    #[schema(required = false, max_length = 10000)]
+    welcome_message: String,
+    #[schema(required = false, max_length = 10000)]
+    fallback_message: String,
+    #[schema(max_length = 200)]
+    model: Option<String>,
+    #[schema(required = false, minimum = 0.0, maximum = 2.0)]
+    temperature: f64,
+    #[schema(required = false, minimum = 0, maximum = 100)]
+    history_messages: i64,
+    #[schema(max_length = 2048, format = "uri")]
+    webhook_url: Option<String>,
 }
 
 /// Reads the chatbot fields present in `body`. `name` is required when `need` says so.
@@ -49,6 +109,10 @@ fn fields(body: &mut Body, need: Need, providers: &[String]) -> ChatbotPatch {
     }
 }
 
+/// The organization's chatbots, newest first.
+#[utoipa::path(get, path = "/chatbots", tag = "chatbots", operation_id = "chatbots_list",
+    params(PageParams), security(("Api-Key" = [])),
+    responses((status = 200, description = "A page of chatbots.", body = NumberBody<Chatbot>), ListErrors))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -59,6 +123,10 @@ async fn list(
     Ok(Json(url.number_body(req, page)?))
 }
 
+/// Creates a chatbot and its API web chat (`apiWebChatId`).
+#[utoipa::path(post, path = "/chatbots", tag = "chatbots", operation_id = "chatbots_create",
+    request_body = ChatbotWrite, security(("Api-Key" = [])),
+    responses((status = 201, description = "Created.", body = Chatbot), WriteErrors))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -83,6 +151,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(state.store.create_chatbot(auth.org, input).await?)))
 }
 
+/// One chatbot.
+#[utoipa::path(get, path = "/chatbots/{id}", tag = "chatbots", operation_id = "chatbots_retrieve",
+    params(("id" = uuid::Uuid, Path, description = "The chatbot's id.")), security(("Api-Key" = [])),
+    responses((status = 200, description = "The chatbot.", body = Chatbot), ReadErrors))]
 async fn retrieve(
     State(state): State<AppState>,
     auth: Auth,
@@ -105,6 +177,11 @@ async fn change(
     Ok(Json(state.store.update_chatbot(auth.org, id, patch).await?))
 }
 
+/// Replaces a chatbot's fields (`name` required; fields left out keep their values).
+#[utoipa::path(put, path = "/chatbots/{id}", tag = "chatbots", operation_id = "chatbots_update",
+    params(("id" = uuid::Uuid, Path, description = "The chatbot's id.")),
+    request_body = ChatbotWrite, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = Chatbot), WriteErrors))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -114,6 +191,11 @@ async fn update(
     change(state, auth, id, body, Need::Required).await
 }
 
+/// Changes the given fields of a chatbot.
+#[utoipa::path(patch, path = "/chatbots/{id}", tag = "chatbots", operation_id = "chatbots_partial_update",
+    params(("id" = uuid::Uuid, Path, description = "The chatbot's id.")),
+    request_body = ChatbotPartial, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = Chatbot), WriteErrors))]
 async fn partial_update(
     State(state): State<AppState>,
     auth: Auth,
@@ -123,6 +205,10 @@ async fn partial_update(
     change(state, auth, id, body, Need::Optional).await
 }
 
+/// Deletes a chatbot and what belongs to it (web chats, knowledge, conversations).
+#[utoipa::path(delete, path = "/chatbots/{id}", tag = "chatbots", operation_id = "chatbots_destroy",
+    params(("id" = uuid::Uuid, Path, description = "The chatbot's id.")), security(("Api-Key" = [])),
+    responses((status = 204, description = "Deleted."), ReadErrors))]
 async fn destroy(State(state): State<AppState>, auth: Auth, Id(id): Id<ChatbotId>) -> ApiResult<StatusCode> {
     state.store.delete_chatbot(auth.org, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -10,14 +10,14 @@
 use super::error::{ApiError, ApiResult, invalid_pk_message};
 use super::extract::{Auth, Id, JsonBody};
 use super::messages::attachment_inputs;
+use super::openapi::{Detail, NestedWriteErrors};
 use super::validate::{Need, nested};
 use crate::app::AppState;
 use crate::replies::{self, ReplyEvent};
+use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use futures::Stream;
 use parlor_core::StoreError;
 use parlor_core::id::{ChatbotId, ContactId, ConversationId};
@@ -26,14 +26,81 @@ use parlor_core::model::{Message, MessageType, SenderType};
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
 use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/chatbots/{chatbot}/completions", post(create))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create))
+}
+
+/// A completions request, as the original platform's clients send it. Documentation only;
+/// [`create`] validates the raw JSON (snake_case keys are accepted too).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct CompletionCreate {
+    /// A conversation of this organization; absent, null or empty: a new conversation in the
+    /// chatbot's API web chat, with `message.sender` as its contact.
+    conversation: Option<uuid::Uuid>,
+    message: CompletionMessage,
+    /// Stream the reply as Server-Sent Events (default false).
+    #[schema(required = false)]
+    is_streaming: bool,
+}
+
+/// The user's message of a completions request.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct CompletionMessage {
+    /// May be blank only when there is an attachment.
+    #[schema(max_length = 1000000)]
+    content: String,
+    /// Any JSON object, returned untouched.
+    #[schema(value_type = Option<Object>)]
+    content_payload: Option<Value>,
+    /// Any JSON object: retrieval uses only knowledge documents whose metadata has every one
+    /// of these keys with an equal value.
+    #[schema(value_type = Option<Object>)]
+    query_metadata: Option<Value>,
+    #[schema(required = false)]
+    attachments: Vec<super::messages::AttachmentRef>,
+    /// A contact of this organization.
+    sender: Option<uuid::Uuid>,
+}
+
+/// The whole reply (not streaming).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct CompletionResult {
+    conversation_id: uuid::Uuid,
+    /// The whole reply.
+    content: String,
+    /// Always true.
+    done: bool,
+    user_message: Message,
+    bot_message: Message,
 }
 
 /// How often a slow stream sends a `: ping` comment, so proxies keep it open.
 const PING_EVERY: Duration = Duration::from_secs(15);
 
+/// Sends a message and gets the chatbot's reply, whole or streamed. The stream is
+/// `text/event-stream` of unnamed events whose `data` is JSON with `conversationId`,
+/// `content` (the next piece, `""` when none) and `done`; the first adds `userMessage` and
+/// `botMessageId`, the last (`done: true`) adds `botMessage`, and `error` `{detail, code}`
+/// when generation failed. Each event's id is `<botMessageId>:<characters so far>`, usable
+/// as `Last-Event-ID` on the conversation's events to resume the reply.
+#[utoipa::path(post, path = "/chatbots/{chatbot}/completions", tag = "completions", operation_id = "completions_create",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id.")),
+    request_body = CompletionCreate, security(("Api-Key" = [])),
+    responses(
+        (status = 200, description = "The reply (JSON), or its stream (text/event-stream) with `isStreaming`.",
+            content((CompletionResult = "application/json"), (String = "text/event-stream"))),
+        (status = 502, description = "The model provider failed before producing any text (not streaming).", body = Detail),
+        NestedWriteErrors))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,

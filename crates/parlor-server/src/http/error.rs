@@ -32,6 +32,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 408: the client paused too long while sending the body.
+    #[error("request body timed out")]
+    RequestTimeout,
     #[error("unsupported media type {0:?}")]
     UnsupportedMediaType(String),
     /// 502: the chatbot's model provider failed before producing anything.
@@ -97,6 +100,11 @@ impl IntoResponse for ApiError {
                 // The rest of the body is never read, so the connection cannot carry another
                 // request: say so, or a client's pool reuses it and its next request fails.
                 let mut r = detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.");
+                r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
+            ApiError::RequestTimeout => {
+                let mut r = detail(StatusCode::REQUEST_TIMEOUT, "Request body was not received in time.");
                 r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 r
             }

@@ -13,13 +13,12 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id};
+use super::openapi::ReadErrors;
 use crate::app::AppState;
 use crate::live::in_flight;
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
 use futures::{Stream, StreamExt};
 use parlor_core::events::{Envelope, LiveEvent};
 use parlor_core::id::{ConversationId, MessageId, OrgId};
@@ -30,9 +29,11 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/conversations/{id}/events", get(follow))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(follow))
 }
 
 /// Where a client resumes from.
@@ -51,6 +52,16 @@ fn parse_resume(headers: &HeaderMap) -> Option<Resume> {
     }
 }
 
+/// The conversation live, as Server-Sent Events: `event: message` (data: the Message; id: its
+/// id) for each complete message, `event: delta` (data `{messageId, content, offset}`; id
+/// `<messageId>:<characters so far>`) for each piece of a reply being generated. Reconnect
+/// with `Last-Event-ID` to get exactly what was missed; a completions stream's event id
+/// resumes that reply. A `: ping` comment goes out every 15 s.
+#[utoipa::path(get, path = "/conversations/{id}/events", tag = "conversations", operation_id = "conversations_events",
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id."),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id.")),
+    security(("Api-Key" = [])),
+    responses((status = 200, description = "The event stream.", content((String = "text/event-stream"))), ReadErrors))]
 async fn follow(
     State(state): State<AppState>,
     auth: Auth,

@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use super::validate::Body;
 use crate::app::AppState;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -68,7 +68,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let content_type =
             req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("").to_string());
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) => ApiError::PayloadTooLarge,
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::PayloadTooLarge
+            }
+            // The body stopped coming (the body timeout of `limits`) or broke off.
+            BytesRejection::FailedToBufferBody(_) => ApiError::RequestTimeout,
             other => ApiError::BadRequest(other.body_text()),
         })?;
         match content_type {

@@ -3,22 +3,54 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id, Ids, JsonBody};
-use super::pagination::{NumberBody, RequestUrl};
+use super::openapi::{ListErrors, ReadErrors, WriteErrors};
+use super::pagination::{NumberBody, PageParams, RequestUrl};
 use super::validate::{Body, Need};
 use crate::app::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use parlor_core::id::{ChatbotId, DocumentId};
 use parlor_core::input::{DocumentPatch, NewDocument};
 use parlor_core::model::Document;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/chatbots/{chatbot}/knowledge", get(list).post(create)).route(
-        "/chatbots/{chatbot}/knowledge/{id}",
-        get(retrieve).put(update).patch(partial_update).delete(destroy),
-    )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(
+        retrieve,
+        update,
+        partial_update,
+        destroy
+    ))
+}
+
+/// A document as written (POST, PUT): `title` and `content` are required. Documentation
+/// only; [`fields`] validates the raw JSON.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct DocumentWrite {
+    /// The document's title; for an FAQ entry, the question.
+    #[schema(min_length = 1, max_length = 1000)]
+    title: String,
+    #[schema(min_length = 1, max_length = 5000000)]
+    content: String,
+    /// Any JSON object (`{}` by default); completions' `queryMetadata` filters on it.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
+}
+
+/// A document's fields to change (PATCH): any of [`DocumentWrite`]'s.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct DocumentPartial {
+    #[schema(required = false, min_length = 1, max_length = 1000)]
+    title: String,
+    #[schema(required = false, min_length = 1, max_length = 5000000)]
+    content: String,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
 }
 
 fn fields(body: &mut Body, need: Need) -> DocumentPatch {
@@ -29,6 +61,10 @@ fn fields(body: &mut Body, need: Need) -> DocumentPatch {
     }
 }
 
+/// A chatbot's knowledge documents, newest first.
+#[utoipa::path(get, path = "/chatbots/{chatbot}/knowledge", tag = "knowledge", operation_id = "knowledge_list",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id."), PageParams), security(("Api-Key" = [])),
+    responses((status = 200, description = "A page of documents.", body = NumberBody<Document>), ListErrors))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -40,6 +76,11 @@ async fn list(
     Ok(Json(url.number_body(req, page)?))
 }
 
+/// Adds a document to a chatbot's knowledge.
+#[utoipa::path(post, path = "/chatbots/{chatbot}/knowledge", tag = "knowledge", operation_id = "knowledge_create",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id.")),
+    request_body = DocumentWrite, security(("Api-Key" = [])),
+    responses((status = 201, description = "Created.", body = Document), WriteErrors))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -56,6 +97,11 @@ async fn create(
     Ok((StatusCode::CREATED, Json(state.store.create_document(auth.org, chatbot, input).await?)))
 }
 
+/// One document.
+#[utoipa::path(get, path = "/chatbots/{chatbot}/knowledge/{id}", tag = "knowledge", operation_id = "knowledge_retrieve",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id."),
+        ("id" = uuid::Uuid, Path, description = "The document's id.")), security(("Api-Key" = [])),
+    responses((status = 200, description = "The document.", body = Document), ReadErrors))]
 async fn retrieve(
     State(state): State<AppState>,
     auth: Auth,
@@ -78,6 +124,12 @@ async fn change(
     Ok(Json(state.store.update_document(auth.org, chatbot, id, patch).await?))
 }
 
+/// Replaces a document's fields (`title` and `content` required).
+#[utoipa::path(put, path = "/chatbots/{chatbot}/knowledge/{id}", tag = "knowledge", operation_id = "knowledge_update",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id."),
+        ("id" = uuid::Uuid, Path, description = "The document's id.")),
+    request_body = DocumentWrite, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = Document), WriteErrors))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -87,6 +139,12 @@ async fn update(
     change(state, auth, chatbot, id, body, Need::Required).await
 }
 
+/// Changes the given fields of a document.
+#[utoipa::path(patch, path = "/chatbots/{chatbot}/knowledge/{id}", tag = "knowledge", operation_id = "knowledge_partial_update",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id."),
+        ("id" = uuid::Uuid, Path, description = "The document's id.")),
+    request_body = DocumentPartial, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = Document), WriteErrors))]
 async fn partial_update(
     State(state): State<AppState>,
     auth: Auth,
@@ -96,6 +154,11 @@ async fn partial_update(
     change(state, auth, chatbot, id, body, Need::Optional).await
 }
 
+/// Deletes a document.
+#[utoipa::path(delete, path = "/chatbots/{chatbot}/knowledge/{id}", tag = "knowledge", operation_id = "knowledge_destroy",
+    params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id."),
+        ("id" = uuid::Uuid, Path, description = "The document's id.")), security(("Api-Key" = [])),
+    responses((status = 204, description = "Deleted."), ReadErrors))]
 async fn destroy(
     State(state): State<AppState>,
     auth: Auth,

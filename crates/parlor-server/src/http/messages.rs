@@ -3,23 +3,105 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id, JsonBody, QueryMap};
-use super::pagination::RequestUrl;
+use super::openapi::{ListErrors, NestedWriteErrors, ReadErrors, WriteErrors};
+use super::pagination::{CursorParams, RequestUrl};
 use super::validate::{Body, Need, nested};
 use crate::app::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use parlor_core::id::{AttachmentId, ContactId, ConversationId, MessageId};
 use parlor_core::input::{AttachmentInput, NewMessage};
 use parlor_core::model::{Canvas, Message, MessageType, Sender, SenderType};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/messages", get(list).post(create))
-        .route("/messages/{id}", get(retrieve).patch(partial_update))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(retrieve, partial_update))
+}
+
+/// A new message: `conversation` is required, and it needs content, an attachment or a
+/// canvas. Documentation only; [`create`] validates the raw JSON.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct MessageCreate {
+    /// A conversation of this organization.
+    conversation: uuid::Uuid,
+    /// `incoming` (the default: from the conversation's contact; it makes the chatbot answer
+    /// when auto-reply is on) or `outgoing` (from an agent; triggers nothing).
+    #[schema(rename = "type", required = false)]
+    kind: MessageType,
+    /// May be blank when there is an attachment or a canvas.
+    #[schema(required = false, max_length = 1000000)]
+    content: String,
+    /// Any JSON object, returned untouched.
+    #[schema(value_type = Option<Object>)]
+    content_payload: Option<Value>,
+    /// Any JSON object, returned untouched.
+    #[schema(value_type = Option<Object>)]
+    query_metadata: Option<Value>,
+    #[schema(required = false)]
+    attachments: Vec<AttachmentRef>,
+    /// All four fields are required.
+    canvas: Option<Canvas>,
+    /// `incoming` only: a contact of this organization (default: the conversation's).
+    sender: Option<uuid::Uuid>,
+    /// `outgoing` only: the agent's name shown as the sender (default `Agent`).
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    sender_name: String,
+}
+
+/// An attachment of a new message: `{id}` of an uploaded or registered attachment (the other
+/// keys then ignored), or `{type, file, filename?}` for an external file.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct AttachmentRef {
+    id: Option<uuid::Uuid>,
+    #[schema(rename = "type", required = false)]
+    kind: parlor_core::model::AttachmentType,
+    #[schema(required = false, max_length = 2048, format = "uri")]
+    file: String,
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    filename: String,
+}
+
+/// A message's feedback (the only field PATCH changes).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct MessagePartial {
+    /// `like`, `dislike`, or null to clear it; absent leaves it.
+    feedback: Option<Feedback>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum Feedback {
+    Like,
+    Dislike,
+}
+
+/// The message list's filter.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct MessageFilter {
+    /// Only this conversation's messages (and `count` is its message count); one of another
+    /// organization: none. Without it, every message of the organization and `count` null.
+    conversation: Option<uuid::Uuid>,
+}
+
+/// The conversation a message must be in.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct MessageScope {
+    /// When given, a message of another conversation is 404.
+    conversation: Option<uuid::Uuid>,
 }
 
 /// Reads a message's attachment inputs: `{id}` (with the original's extra keys allowed) or
@@ -65,7 +147,7 @@ fn canvas(body: &mut Body) -> Option<Canvas> {
 }
 
 /// The message list body: cursor links plus `count`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MessageList {
     count: Option<i64>,
     next: Option<String>,
@@ -80,6 +162,10 @@ fn conversation_param(q: &QueryMap) -> ApiResult<Option<ConversationId>> {
     }
 }
 
+/// Messages, newest first: one conversation's, or the whole organization's.
+#[utoipa::path(get, path = "/messages", tag = "messages", operation_id = "messages_list",
+    params(MessageFilter, CursorParams), security(("Api-Key" = [])),
+    responses((status = 200, description = "A page of messages.", body = MessageList), ListErrors))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -93,6 +179,11 @@ async fn list(
     Ok(Json(MessageList { count, next: body.next, previous: body.previous, results: body.results }))
 }
 
+/// Adds a message to a conversation. An `incoming` one makes the chatbot answer in the
+/// background when the conversation's auto-reply is on.
+#[utoipa::path(post, path = "/messages", tag = "messages", operation_id = "messages_create",
+    request_body = MessageCreate, security(("Api-Key" = [])),
+    responses((status = 201, description = "Created.", body = Message), NestedWriteErrors))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -147,6 +238,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(message)))
 }
 
+/// One message.
+#[utoipa::path(get, path = "/messages/{id}", tag = "messages", operation_id = "messages_retrieve",
+    params(("id" = uuid::Uuid, Path, description = "The message's id."), MessageScope), security(("Api-Key" = [])),
+    responses((status = 200, description = "The message.", body = Message), ReadErrors))]
 async fn retrieve(
     State(state): State<AppState>,
     auth: Auth,
@@ -158,6 +253,10 @@ async fn retrieve(
     Ok(Json(state.store.get_message(auth.org, id, conversation).await?))
 }
 
+/// Sets or clears a message's feedback.
+#[utoipa::path(patch, path = "/messages/{id}", tag = "messages", operation_id = "messages_partial_update",
+    params(("id" = uuid::Uuid, Path, description = "The message's id.")), request_body = MessagePartial, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = Message), WriteErrors))]
 async fn partial_update(
     State(state): State<AppState>,
     auth: Auth,

@@ -3,6 +3,10 @@
 //!
 //! Every API route is served under `/api/` and, identically, `/api/v1/`. Trailing slashes
 //! are stripped before routing (see [`crate::app`]), so routes are declared without them.
+//!
+//! Routes are registered only through `utoipa_axum::routes!` on an `OpenApiRouter`, whose
+//! router half is served and whose document half is the OpenAPI document ([`openapi`]): a
+//! handler joins both at once, or neither.
 
 pub mod attachments;
 pub mod chatbots;
@@ -16,7 +20,9 @@ pub mod health;
 pub mod inboxes;
 pub mod key_cache;
 pub mod knowledge;
+pub mod limits;
 pub mod messages;
+pub mod openapi;
 pub mod pagination;
 pub mod validate;
 pub mod web_chats;
@@ -29,10 +35,11 @@ use error::ApiError;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 /// The API routes, relative to `/api` (or `/api/v1`).
-fn api() -> Router<AppState> {
-    Router::new()
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(chatbots::router())
         .merge(completions::router())
         .merge(web_chats::router())
@@ -45,16 +52,35 @@ fn api() -> Router<AppState> {
         .merge(attachments::router())
 }
 
+/// Every route with its documentation: the API under `/api`, and the public operations
+/// routes. `/api/v1` serves the same API routes (see [`router`]); the document lists the
+/// `/api` form.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .nest("/api", api())
+        .merge(health::router())
+        .merge(crate::metrics::router())
+        .merge(openapi::router())
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let limit = state.limits.json_body;
+    // The recorder must exist before the first request is counted.
+    crate::metrics::handle();
+    let (routes, _) = routes().split_for_parts();
+    let (v1, _) = api().split_for_parts();
+    let rate_limits = limits::RateLimits::new(&state.limits);
     Router::new()
-        .nest("/api", api())
-        .nest("/api/v1", api())
-        .merge(health::router())
+        .merge(routes)
+        .nest("/api/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        // Inside the routes, so the metrics see the matched route and the limits the key.
+        .layer(axum::middleware::from_fn_with_state(rate_limits, limits::rate_limit))
+        .layer(limits::body_timeout(&state.limits))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         // Outermost last: a request id is set first, so the trace span and the response
         // both carry it; a panic anywhere below becomes the contract's 500, not a dropped
         // connection.

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use parlor_core::page::{Cursor, CursorPage, CursorRequest, NumberPage, PageRequest, page_size};
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
 /// The URL of the current request, for building page links.
 #[derive(Clone, Debug)]
@@ -138,18 +139,50 @@ impl RequestUrl {
 }
 
 /// A cursor-paged list body.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CursorBody<T> {
+    /// The next (older) page, or null on the last.
     pub next: Option<String>,
     pub previous: Option<String>,
     pub results: Vec<T>,
 }
 
 /// A page-number list body.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct NumberBody<T> {
+    /// Rows matching the request, on every page.
     pub count: i64,
+    /// The next page, or null on the last.
     pub next: Option<String>,
     pub previous: Option<String>,
     pub results: Vec<T>,
+}
+
+/// `page` and `pageSize` of a page-number list, for the OpenAPI document (the handlers read
+/// them through [`RequestUrl`], leniently, as DRF does).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct PageParams {
+    /// The page, from 1. A page past the end (or not a positive number) is 404 `Invalid page.`.
+    #[param(minimum = 1)]
+    page: Option<u64>,
+    /// Rows a page: default 20, at most 100 (larger values are clamped); a non-number or a
+    /// value below 1 falls back to 20.
+    #[param(rename = "pageSize", minimum = 1)]
+    page_size: Option<u64>,
+}
+
+/// `cursor` and `pageSize` of a cursor-paged list, for the OpenAPI document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct CursorParams {
+    /// An opaque cursor from a `next` or `previous` link; one that does not decode is 404
+    /// `Invalid cursor`.
+    cursor: Option<String>,
+    /// Rows a page: default 20, at most 100 (larger values are clamped); a non-number or a
+    /// value below 1 falls back to 20.
+    #[param(rename = "pageSize", minimum = 1)]
+    page_size: Option<u64>,
 }

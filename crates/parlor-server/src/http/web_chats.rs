@@ -2,22 +2,76 @@
 
 use super::error::ApiResult;
 use super::extract::{Auth, Id, JsonBody};
-use super::pagination::{NumberBody, RequestUrl};
+use super::openapi::{ListErrors, ReadErrors, WriteErrors};
+use super::pagination::{NumberBody, PageParams, RequestUrl};
 use super::validate::{Body, Need};
 use crate::app::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use parlor_core::id::{ChatbotId, WebChatId};
 use parlor_core::input::{NewWebChat, WebChatPatch};
 use parlor_core::model::{AccessType, WebChat};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/web-chats", get(list).post(create))
-        .route("/web-chats/{id}", get(retrieve).put(update).patch(partial_update).delete(destroy))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(
+        retrieve,
+        update,
+        partial_update,
+        destroy
+    ))
+}
+
+/// A web chat as written (POST, PUT): `name` and `chatbot` are required. Documentation only;
+/// [`fields`] validates the raw JSON.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct WebChatWrite {
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    /// The chatbot that answers here: a chatbot of this organization.
+    chatbot: uuid::Uuid,
+    /// Default `web`.
+    #[schema(required = false)]
+    access_type: AccessType,
+    #[schema(required = false, max_length = 10000)]
+    welcome_message: String,
+    /// Origins (`https://example.com`) whose pages may use the widget; empty (the default)
+    /// allows any.
+    #[schema(required = false)]
+    allowed_origins: Vec<String>,
+    /// Default true.
+    #[schema(required = false)]
+    is_active: bool,
+    /// Default true.
+    #[schema(required = false)]
+    enable_file_upload: bool,
+}
+
+/// A web chat's fields to change (PATCH): any of [`WebChatWrite`]'s.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct WebChatPartial {
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    name: String,
+    #[schema(required = false)]
+    chatbot: uuid::Uuid,
+    #[schema(required = false)]
+    access_type: AccessType,
+    #[schema(required = false, max_length = 10000)]
+    welcome_message: String,
+    #[schema(required = false)]
+    allowed_origins: Vec<String>,
+    #[schema(required = false)]
+    is_active: bool,
+    #[schema(required = false)]
+    enable_file_upload: bool,
 }
 
 /// `scheme://host[:port]`, lowercased, as browsers send `Origin`.
@@ -65,6 +119,10 @@ fn fields(body: &mut Body, need: Need) -> WebChatPatch {
     }
 }
 
+/// The organization's web chats, newest first.
+#[utoipa::path(get, path = "/web-chats", tag = "web chats", operation_id = "web_chats_list",
+    params(PageParams), security(("Api-Key" = [])),
+    responses((status = 200, description = "A page of web chats.", body = NumberBody<WebChat>), ListErrors))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -75,6 +133,10 @@ async fn list(
     Ok(Json(url.number_body(req, page)?))
 }
 
+/// Creates a web chat for a chatbot.
+#[utoipa::path(post, path = "/web-chats", tag = "web chats", operation_id = "web_chats_create",
+    request_body = WebChatWrite, security(("Api-Key" = [])),
+    responses((status = 201, description = "Created.", body = WebChat), WriteErrors))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -97,6 +159,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(state.store.create_web_chat(auth.org, input).await?)))
 }
 
+/// One web chat.
+#[utoipa::path(get, path = "/web-chats/{id}", tag = "web chats", operation_id = "web_chats_retrieve",
+    params(("id" = uuid::Uuid, Path, description = "The web chat's id.")), security(("Api-Key" = [])),
+    responses((status = 200, description = "The web chat.", body = WebChat), ReadErrors))]
 async fn retrieve(
     State(state): State<AppState>,
     auth: Auth,
@@ -118,6 +184,11 @@ async fn change(
     Ok(Json(state.store.update_web_chat(auth.org, id, patch).await?))
 }
 
+/// Replaces a web chat's fields (`name` and `chatbot` required; fields left out keep their values).
+#[utoipa::path(put, path = "/web-chats/{id}", tag = "web chats", operation_id = "web_chats_update",
+    params(("id" = uuid::Uuid, Path, description = "The web chat's id.")),
+    request_body = WebChatWrite, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = WebChat), WriteErrors))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -127,6 +198,11 @@ async fn update(
     change(state, auth, id, body, Need::Required).await
 }
 
+/// Changes the given fields of a web chat.
+#[utoipa::path(patch, path = "/web-chats/{id}", tag = "web chats", operation_id = "web_chats_partial_update",
+    params(("id" = uuid::Uuid, Path, description = "The web chat's id.")),
+    request_body = WebChatPartial, security(("Api-Key" = [])),
+    responses((status = 200, description = "Updated.", body = WebChat), WriteErrors))]
 async fn partial_update(
     State(state): State<AppState>,
     auth: Auth,
@@ -136,6 +212,10 @@ async fn partial_update(
     change(state, auth, id, body, Need::Optional).await
 }
 
+/// Deletes a web chat and its conversations.
+#[utoipa::path(delete, path = "/web-chats/{id}", tag = "web chats", operation_id = "web_chats_destroy",
+    params(("id" = uuid::Uuid, Path, description = "The web chat's id.")), security(("Api-Key" = [])),
+    responses((status = 204, description = "Deleted."), ReadErrors))]
 async fn destroy(State(state): State<AppState>, auth: Auth, Id(id): Id<WebChatId>) -> ApiResult<StatusCode> {
     state.store.delete_web_chat(auth.org, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,7 @@
 //! helpers that speak HTTP to it like a client would.
 
 use parlor_core::id::OrgId;
-use parlor_server::app::{AppState, serve};
+use parlor_server::app::{AppState, Limits, serve};
 use parlor_testkit::db::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -37,6 +37,15 @@ impl TestApp {
             .await
             .expect("key");
         Self::serve(db, org.id, key).await
+    }
+
+    /// [`TestApp::spawn`] with other limits (tight rate limits, short timeouts).
+    pub(crate) async fn spawn_with_limits(db: TestDb, limits: Limits) -> TestApp {
+        Self::spawn_with(db, move |mut s| {
+            s.limits = limits;
+            s
+        })
+        .await
     }
 
     /// Like [`TestApp::spawn`], with the app's state adjusted first (providers, limits).
