@@ -133,6 +133,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(store.clone()).with_providers(providers);
     state.limits = Limits { json_body: args.max_json_bytes, upload: args.max_upload_bytes };
     state.time_zone = args.time_zone;
+    state.webhooks = crate::webhooks::Webhooks::new(args.webhook_config());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

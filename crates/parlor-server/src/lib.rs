@@ -2,6 +2,7 @@
 //! and the `parlor` command line. `main.rs` is a thin wrapper over [`cli::run`].
 
 pub mod app;
+pub mod auto_reply;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
@@ -10,3 +11,4 @@ pub mod http;
 pub mod keys;
 pub mod replies;
 pub mod storage;
+pub mod webhooks;

@@ -103,7 +103,11 @@ impl Job {
     async fn run(self) {
         let outcome = self.generate().await;
         let message = match self.finish(&outcome).await {
-            Ok(m) => m,
+            Ok(m) => {
+                // Its webhook delivery (if any) was stored with it: send it now.
+                self.state.webhooks.wake();
+                m
+            }
             Err(e) => {
                 // The conversation was deleted mid-reply, or the database failed: tell the
                 // client what was produced; nothing more can be stored.

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod pagination;
 pub mod validate;
 pub mod web_chats;
+pub mod webhook_records;
 
 use crate::app::AppState;
 use axum::Router;
@@ -40,6 +41,7 @@ fn api() -> Router<AppState> {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(attachments::router())
+        .merge(webhook_records::router())
 }
 
 /// The whole application router.

@@ -11,3 +11,4 @@ mod knowledge;
 mod messages;
 mod pagination;
 mod resources;
+mod webhooks;
