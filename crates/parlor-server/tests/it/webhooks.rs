@@ -421,3 +421,87 @@ backend_tests!(replies_of_a_conversation_come_in_order_one_at_a_time, |db: TestD
     }
     assert_eq!(app.get(&conv_path).await.body["messageCount"], 8);
 });
+
+/// Two instances on one PostgreSQL database: questions posted to either are answered in
+/// order, one at a time, and each reply is delivered once (not once per worker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_queue_and_the_outbox() {
+    let Some(db) = TestDb::new(parlor_testkit::db::Backend::Postgres).await else {
+        eprintln!("skipped: {} is not set", parlor_testkit::db::PG_URL_VAR);
+        return;
+    };
+    let fake = FakeLlm::start().await;
+    fake.set_default(Reply::stream(&["Answer."]).delay_headers(Duration::from_millis(150)));
+    let providers = || {
+        let mut p = Providers::empty();
+        p.insert_config("fake", ProviderConfig::openai(&fake.base_url()).unwrap()).unwrap();
+        p
+    };
+    let args = parlor_server::storage::StoreArgs {
+        data_dir: db.data_dir.path().to_path_buf(),
+        database_url: db.database_url.clone(),
+        database_max_connections: 4,
+    };
+    let p1 = providers();
+    let a = TestApp::spawn_with(db, move |s| with_fast_webhooks(s.with_providers(p1))).await;
+    // The second instance: its own store (pool, lock connection), worker and runners.
+    let store_b = parlor_server::storage::open(&args).await.unwrap();
+    let state_b = with_fast_webhooks(AppState::new(store_b).with_providers(providers()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let b = tokio::spawn(parlor_server::app::serve(
+        listener,
+        state_b,
+        async { drop(stopped_b.await) },
+        Duration::from_secs(5),
+    ));
+
+    let receiver = Receiver::start().await;
+    let r = app_post(
+        &a,
+        &a.url("/api/chatbots/"),
+        json!({"name": "LLM", "model": "fake/m", "webhookUrl": receiver.url}),
+    )
+    .await;
+    let conv = conversation_of(&a, &r).await;
+    let started = Instant::now();
+    for i in 1..=4 {
+        let base = if i % 2 == 1 { a.url("") } else { b_url.clone() };
+        app_post(
+            &a,
+            &format!("{base}/api/messages/"),
+            json!({"conversation": conv["id"], "content": format!("Q{i}")}),
+        )
+        .await;
+    }
+    receiver.wait_for(4).await;
+    assert!(started.elapsed() >= Duration::from_millis(600), "replies overlapped: {:?}", started.elapsed());
+    let asked: Vec<Value> =
+        fake.requests().iter().map(|r| r.messages().last().unwrap()["content"].clone()).collect();
+    assert_eq!(asked, [json!("Q1"), json!("Q2"), json!("Q3"), json!("Q4")]);
+    // Both workers ran all along; each delivery went out once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.hits().len(), 4);
+    let ids: std::collections::HashSet<String> =
+        receiver.hits().iter().map(|h| h.json()["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 4);
+
+    let _ = stop_b.send(());
+    b.await.unwrap().unwrap();
+}
+
+/// A POST with `app`'s key to an absolute URL (either instance); asserts 201.
+async fn app_post(app: &TestApp, url: &str, body: Value) -> Value {
+    let r = app
+        .client
+        .post(url)
+        .header("Authorization", format!("Api-Key {}", app.key))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let r = TestApp::read(r).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body
+}
