@@ -87,4 +87,7 @@ typed_id!(
     PassageId,
     /// A webhook delivery try.
     WebhookRecordId,
+    /// A webhook delivery: one bot reply on its way to the chatbot's `webhookUrl`, over
+    /// however many tries it takes.
+    WebhookDeliveryId,
 );

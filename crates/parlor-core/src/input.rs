@@ -5,7 +5,7 @@
 use crate::id::*;
 use crate::model::{
     AccessType, Attachment, AttachmentType, Canvas, Citation, CitationNode, ConversationStatus, JsonObject,
-    MessageType, Sender, SenderType,
+    MessageType, Sender, SenderType, WebhookSecret,
 };
 
 /// Defaults of a new chatbot, where the request leaves a field out.
@@ -23,6 +23,8 @@ pub struct NewChatbot {
     pub temperature: f64,
     pub history_messages: i64,
     pub webhook_url: Option<String>,
+    /// The key webhook bodies are signed with; set with `webhook_url`.
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl NewChatbot {
@@ -37,6 +39,7 @@ impl NewChatbot {
             temperature: DEFAULT_TEMPERATURE,
             history_messages: DEFAULT_HISTORY_MESSAGES,
             webhook_url: None,
+            webhook_secret: None,
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct ChatbotPatch {
     pub temperature: Option<f64>,
     pub history_messages: Option<i64>,
     pub webhook_url: Option<Option<String>>,
+    /// A new signing key (or none), given when `webhook_url` changes.
+    pub webhook_secret: Option<Option<WebhookSecret>>,
 }
 
 #[derive(Clone, Debug)]

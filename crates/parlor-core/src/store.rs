@@ -198,4 +198,52 @@ pub trait Store: Send + Sync + 'static {
     /// metadata, its record, and the conversation no longer being answered.
     /// `NotFound` when the message is gone (its conversation was deleted mid-reply).
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message>;
+
+    // --- background replies -----------------------------------------------------------------
+    //
+    // An incoming message on a conversation with auto-reply on joins its conversation's queue;
+    // one runner at a time (per conversation, across instances) answers the queue oldest
+    // first. [`Store::finish_reply`] takes the answered question off the queue.
+
+    /// Queues `message` (an incoming message just stored) for a background reply when its
+    /// conversation has a chatbot and `autoReplyEnabled`; `false` (nothing queued) otherwise.
+    async fn queue_auto_reply(&self, org: OrgId, message: MessageId) -> StoreResult<bool>;
+    /// The conversation's oldest queued question, if any.
+    async fn next_auto_reply(&self, org: OrgId, conversation: ConversationId)
+    -> StoreResult<Option<Message>>;
+    /// Conversations with queued questions (to resume them after a restart).
+    async fn auto_reply_backlog(&self) -> StoreResult<Vec<(OrgId, ConversationId)>>;
+    /// Takes the conversation's reply lock if no one holds it: `true` when taken. Several
+    /// instances on one PostgreSQL database share it (a session advisory lock, released by
+    /// the database if the instance dies); SQLite has one process, whose runners already
+    /// take turns, so it is always `true` there.
+    async fn try_lock_conversation(&self, conversation: ConversationId) -> StoreResult<bool>;
+    async fn unlock_conversation(&self, conversation: ConversationId) -> StoreResult<()>;
+
+    // --- webhook deliveries -------------------------------------------------------------------
+    //
+    // [`Store::finish_reply`] writes a delivery (the outbox) when the answering chatbot has a
+    // `webhookUrl` and the question was an incoming message.
+
+    /// Claims up to `limit` deliveries due at `now`, oldest due first, for `lease`: until
+    /// then no one else (no other instance) takes them, and if this one dies they come due
+    /// again when the lease ends.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: crate::clock::Timestamp,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Stores a try's record and the delivery's next state in one transaction. A delivery
+    /// already delivered stays so.
+    async fn record_webhook_try(&self, attempt: WebhookTry) -> StoreResult<()>;
+    /// When the next pending delivery comes due (leases included), if any.
+    async fn next_webhook_due(&self) -> StoreResult<Option<crate::clock::Timestamp>>;
+    /// The chatbot's tries, newest first. `NotFound` for a chatbot not of `org`.
+    async fn list_webhook_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<WebhookRecord>>;
 }

@@ -63,6 +63,10 @@ pub struct AppState {
     pub knowledge: Arc<dyn parlor_core::engine::Engine>,
     /// API keys found valid within the last second (see [`http::key_cache`]).
     pub keys: Arc<http::key_cache::KeyCache>,
+    /// Webhook delivery: settings, client, and the worker's wake-up.
+    pub webhooks: crate::webhooks::Webhooks,
+    /// The conversations whose background replies this process is answering.
+    pub auto_replies: Arc<crate::auto_reply::Runners>,
 }
 
 impl AppState {
@@ -77,6 +81,8 @@ impl AppState {
             engines: Arc::new(parlor_llm::Providers::empty()),
             knowledge: Arc::new(parlor_core::knowledge::KnowledgeEngine::default()),
             keys: Arc::default(),
+            webhooks: crate::webhooks::Webhooks::default(),
+            auto_replies: Default::default(),
         }
     }
 
@@ -112,7 +118,7 @@ fn normalize_path(mut req: Request) -> Request {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then waits for in-flight replies
-/// up to `grace`.
+/// (and webhook tries) up to `grace`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -122,6 +128,10 @@ pub async fn serve(
     let token = state.shutdown.clone();
     let tasks = state.tasks.clone();
     let header_timeout = state.limits.header_timeout;
+    // Background work of this instance: webhook deliveries, and the replies left queued by
+    // the last run. Both end with the token; shutdown waits for them like for replies.
+    tasks.spawn(crate::webhooks::worker::run(state.clone()));
+    tasks.spawn(crate::auto_reply::resume(state.clone()));
     let router = http::router(state);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();

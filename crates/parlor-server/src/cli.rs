@@ -115,6 +115,7 @@ fn init_logs(format: LogFormat) {
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(args.log_format);
+    let shutdown = shutdown_signal();
     let store = storage::open(&args.store).await?;
     let key_file = args.store.is_embedded().then(|| args.store.data_dir.join("admin-key"));
     if let Some(b) = bootstrap::run(store.as_ref(), key_file.as_deref()).await? {
@@ -140,35 +141,46 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
     };
     state.time_zone = args.time_zone;
+    state.webhooks = crate::webhooks::Webhooks::new(args.webhook_config());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, database = store.backend(), "Parlor is listening");
-    serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
+    serve(listener, state, shutdown, Duration::from_secs(args.shutdown_grace_s)).await?;
     store.close().await;
     tracing::info!("Parlor stopped");
     Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    // Registered now, not when the future is first polled: a signal that arrives while the
+    // server is still starting must shut it down gracefully, not kill it.
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (term, int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async move {
+        #[cfg(unix)]
+        {
+            async fn recv(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(term) => {}
+                _ = recv(int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }

@@ -54,4 +54,26 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for in-flight replies before giving up on them.
     #[arg(long, env = "PARLOR_SHUTDOWN_GRACE_S", default_value_t = 30)]
     pub shutdown_grace_s: u64,
+    /// Seconds one webhook try may take before it counts as failed (and is retried).
+    #[arg(long, env = "PARLOR_WEBHOOK_TIMEOUT_S", default_value_t = 10)]
+    pub webhook_timeout_s: u64,
+    /// Webhook tries per reply in all; retries wait `--webhook-first-retry-s`, then twice
+    /// that each time (with jitter). The defaults spread 7 tries over about 10 minutes.
+    #[arg(long, env = "PARLOR_WEBHOOK_ATTEMPTS", default_value_t = 7)]
+    pub webhook_attempts: i64,
+    /// Seconds before a failed webhook delivery is first retried.
+    #[arg(long, env = "PARLOR_WEBHOOK_FIRST_RETRY_S", default_value_t = 10)]
+    pub webhook_first_retry_s: u64,
+}
+
+impl ServeArgs {
+    /// The webhook settings these options give (the rest at their defaults).
+    pub fn webhook_config(&self) -> crate::webhooks::WebhookConfig {
+        crate::webhooks::WebhookConfig {
+            timeout: std::time::Duration::from_secs(self.webhook_timeout_s.max(1)),
+            first_retry: std::time::Duration::from_secs(self.webhook_first_retry_s),
+            max_attempts: self.webhook_attempts.max(1),
+            ..Default::default()
+        }
+    }
 }

@@ -106,6 +106,8 @@ impl Job {
         let message = match self.finish(&outcome).await {
             Ok(m) => {
                 live::message(&self.state, self.org, &m).await;
+                // Its webhook delivery (if any) was stored with it: send it now.
+                self.state.webhooks.wake();
                 m
             }
             Err(e) => {

@@ -58,8 +58,8 @@ pub(crate) async fn create_chatbot(s: &PgStore, org: OrgId, input: NewChatbot) -
     let mut tx = s.begin().await?;
     sqlx::query(
         "INSERT INTO chatbots (id, org_id, name, instructions, welcome_message, fallback_message, model,
-            temperature, history_messages, webhook_url, api_web_chat_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            temperature, history_messages, webhook_url, webhook_secret, api_web_chat_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
     )
     .bind(id.0)
     .bind(org.0)
@@ -71,6 +71,7 @@ pub(crate) async fn create_chatbot(s: &PgStore, org: OrgId, input: NewChatbot) -
     .bind(input.temperature)
     .bind(input.history_messages)
     .bind(&input.webhook_url)
+    .bind(input.webhook_secret.as_ref().map(|k| k.0.as_str()))
     .bind(web_chat.0)
     .bind(now.0)
     .execute(&mut *tx)
@@ -184,6 +185,15 @@ pub(crate) async fn update_chatbot(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
+    // The signing key changes only with the URL (the caller decides), never shown here.
+    if let Some(secret) = p.webhook_secret {
+        sqlx::query("UPDATE chatbots SET webhook_secret = $1 WHERE id = $2")
+            .bind(secret.as_ref().map(|k| k.0.as_str()))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
     tx.commit().await.map_err(map_err)?;
     Ok(bot)
 }

@@ -1,6 +1,7 @@
 //! Bot replies in flight and their completion: the final text (now searchable), citations
 //! and metadata, the question/answer record, and the conversation's "being answered"
-//! counter, all in one transaction so a reply is never half-finished.
+//! counter, all in one transaction so a reply is never half-finished. The same transaction
+//! takes the question off the background queue and writes the webhook delivery.
 
 use crate::messages::get_message;
 use crate::rows::{get, to_json};
@@ -94,6 +95,10 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         .map_err(map_err)?;
     }
     let m = get_message(&mut *tx, org, r.message, None).await?;
+    // Off the background queue (if it came from there), and into the webhook outbox (if the
+    // chatbot has a webhook): with the reply or not at all.
+    crate::auto_replies::answered(&mut tx, r.record.user_message).await?;
+    crate::webhooks::queue_delivery(&mut tx, org, r.record.chatbot, r.record.user_message, &m).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(m)
 }

@@ -58,8 +58,8 @@ pub(crate) async fn create_chatbot(s: &SqliteStore, org: OrgId, input: NewChatbo
     let mut tx = s.begin().await?;
     sqlx::query(
         "INSERT INTO chatbots (id, org_id, name, instructions, welcome_message, fallback_message, model,
-            temperature, history_messages, webhook_url, api_web_chat_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            temperature, history_messages, webhook_url, webhook_secret, api_web_chat_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.0)
     .bind(org.0)
@@ -71,6 +71,7 @@ pub(crate) async fn create_chatbot(s: &SqliteStore, org: OrgId, input: NewChatbo
     .bind(input.temperature)
     .bind(input.history_messages)
     .bind(&input.webhook_url)
+    .bind(input.webhook_secret.as_ref().map(|k| k.0.as_str()))
     .bind(web_chat.0)
     .bind(now.micros())
     .bind(now.micros())
@@ -184,6 +185,15 @@ pub(crate) async fn update_chatbot(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
+    // The signing key changes only with the URL (the caller decides), never shown here.
+    if let Some(secret) = p.webhook_secret {
+        sqlx::query("UPDATE chatbots SET webhook_secret = ? WHERE id = ?")
+            .bind(secret.as_ref().map(|k| k.0.as_str()))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
     tx.commit().await.map_err(map_err)?;
     Ok(bot)
 }

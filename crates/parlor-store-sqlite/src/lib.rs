@@ -7,6 +7,7 @@
 //! a transaction never fails half-way with `SQLITE_BUSY` when it turns from reading to
 //! writing. Reads use a separate pool of several connections. Keyword search runs on FTS5.
 
+mod auto_replies;
 mod chatbots;
 mod contacts;
 mod conversations;
@@ -19,6 +20,7 @@ mod orgs;
 mod replies;
 mod rows;
 mod search;
+mod webhooks;
 
 use async_trait::async_trait;
 use parlor_core::StoreError;
@@ -350,5 +352,50 @@ impl Store for SqliteStore {
     }
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message> {
         replies::finish_reply(self, org, reply).await
+    }
+
+    async fn queue_auto_reply(&self, org: OrgId, message: MessageId) -> StoreResult<bool> {
+        auto_replies::queue(self, org, message).await
+    }
+    async fn next_auto_reply(
+        &self,
+        org: OrgId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<Message>> {
+        auto_replies::next(self, org, conversation).await
+    }
+    async fn auto_reply_backlog(&self) -> StoreResult<Vec<(OrgId, ConversationId)>> {
+        auto_replies::backlog(self).await
+    }
+    async fn try_lock_conversation(&self, conversation: ConversationId) -> StoreResult<bool> {
+        // One process: its runners already take turns per conversation.
+        let _ = conversation;
+        Ok(true)
+    }
+    async fn unlock_conversation(&self, conversation: ConversationId) -> StoreResult<()> {
+        let _ = conversation;
+        Ok(())
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        now: parlor_core::clock::Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        webhooks::claim(self, now, lease, limit).await
+    }
+    async fn record_webhook_try(&self, attempt: WebhookTry) -> StoreResult<()> {
+        webhooks::record_try(self, attempt).await
+    }
+    async fn next_webhook_due(&self) -> StoreResult<Option<parlor_core::clock::Timestamp>> {
+        webhooks::next_due(self).await
+    }
+    async fn list_webhook_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<WebhookRecord>> {
+        webhooks::list_records(self, org, chatbot, page).await
     }
 }

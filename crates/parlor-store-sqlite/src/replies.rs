@@ -93,6 +93,10 @@ pub(crate) async fn finish_reply(s: &SqliteStore, org: OrgId, r: FinishedReply) 
         .map_err(map_err)?;
     }
     let m = get_message(&mut *tx, org, r.message, None).await?;
+    // Off the background queue (if it came from there), and into the webhook outbox (if the
+    // chatbot has a webhook): with the reply or not at all.
+    crate::auto_replies::answered(&mut tx, r.record.user_message).await?;
+    crate::webhooks::queue_delivery(&mut tx, org, r.record.chatbot, r.record.user_message, &m).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(m)
 }

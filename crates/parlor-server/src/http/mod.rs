@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod validate;
 pub mod web_chats;
+pub mod webhook_records;
 
 use crate::app::AppState;
 use axum::Router;
@@ -50,6 +51,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(messages::router())
         .merge(attachments::router())
+        .merge(webhook_records::router())
 }
 
 /// Every route with its documentation: the API under `/api`, and the public operations

@@ -188,6 +188,16 @@ impl TestApp {
         r.body
     }
 
+    /// A conversation with auto-reply off: only the test's own messages go into it (its
+    /// chatbot would otherwise answer each incoming one in the background).
+    pub(crate) async fn create_quiet_conversation(&self, web_chat: &Value) -> Value {
+        let conv = self.create_conversation(web_chat).await;
+        let path = format!("/api/conversations/{}/", conv["id"].as_str().expect("id"));
+        let r = self.patch(&path, json!({"autoReplyEnabled": false})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body
+    }
+
     pub(crate) async fn post_message(&self, conversation: &Value, content: &str) -> Value {
         let r = self
             .post("/api/messages/", json!({"conversation": conversation["id"], "content": content}))

@@ -21,6 +21,7 @@ mod dataset;
 mod report;
 mod scenarios;
 mod startup;
+mod webhooks;
 
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
@@ -40,6 +41,8 @@ enum Scenario {
     Keyword,
     /// Cold start and idle memory of `parlor serve`.
     Startup,
+    /// Background replies delivered by webhook per second, and the delay delivery adds.
+    Webhooks,
 }
 
 #[derive(Debug, Parser)]
@@ -132,6 +135,9 @@ async fn main() -> anyhow::Result<()> {
     };
     if let Some(ds) = &large {
         lines.extend(scenarios::reads(&args, ds, reads).await?);
+    }
+    if want(Scenario::Webhooks) {
+        lines.extend(webhooks::run(&args, &dir).await?);
     }
     if want(Scenario::Startup) {
         lines.extend(startup::run(&args, &dir, large.as_ref()).await?);
