@@ -138,6 +138,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_per_ip: args.rate_limit_per_ip,
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+        streams_per_key: args.max_streams_per_key,
     };
     state.time_zone = args.time_zone;
     let listener = tokio::net::TcpListener::bind(args.listen)
