@@ -14,6 +14,19 @@ use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
 use crate::search::Query;
 use async_trait::async_trait;
 
+/// One connection pool's occupancy at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool (`"main"`; SQLite has `"write"` and `"read"`).
+    pub pool: &'static str,
+    /// Connections open now, idle or in use.
+    pub open: u32,
+    /// Of those, idle ones.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`, for logs and `/readyz`.
@@ -28,6 +41,12 @@ pub trait Store: Send + Sync + 'static {
     /// The live-event bus of this database (in-process for SQLite, LISTEN/NOTIFY across
     /// instances for PostgreSQL).
     fn events(&self) -> std::sync::Arc<dyn crate::events::EventBus>;
+
+    /// The connection pools' occupancy, for `/metrics`. Read from the pools' own counters, so
+    /// it costs no query; a backend without pools reports none.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
 
     // --- organizations and keys -------------------------------------------------------------
 

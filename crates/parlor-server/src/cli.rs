@@ -115,7 +115,6 @@ fn init_logs(format: LogFormat) {
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(args.log_format);
-    let shutdown = shutdown_signal();
     let store = storage::open(&args.store).await?;
     let key_file = args.store.is_embedded().then(|| args.store.data_dir.join("admin-key"));
     if let Some(b) = bootstrap::run(store.as_ref(), key_file.as_deref()).await? {
@@ -139,9 +138,11 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_per_ip: args.rate_limit_per_ip,
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+        streams_per_key: args.max_streams_per_key,
     };
     state.time_zone = args.time_zone;
     state.webhooks = crate::webhooks::Webhooks::new(args.webhook_config());
+    let shutdown = shutdown_signal().context("installing the signal handlers")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -152,35 +153,26 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    // Registered now, not when the future is first polled: a signal that arrives while the
-    // server is still starting must shut it down gracefully, not kill it.
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled: a bound port means ready, so a signal sent the moment it answers
+/// must already stop the server gracefully rather than kill it.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let (term, int) = {
+    {
         use tokio::signal::unix::{SignalKind, signal};
-        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
-    };
-    async move {
-        #[cfg(unix)]
-        {
-            async fn recv(s: Option<tokio::signal::unix::Signal>) {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
             tokio::select! {
-                _ = recv(term) => {}
-                _ = recv(int) => {}
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        tracing::info!("shutdown signal received");
+            tracing::info!("shutdown signal received");
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received");
+    })
 }

@@ -51,7 +51,12 @@ pub struct ServeArgs {
     /// Longest pause, in seconds, while a client sends a request body.
     #[arg(long, env = "PARLOR_BODY_TIMEOUT_S", default_value_t = 30)]
     pub body_timeout_s: u64,
-    /// Seconds shutdown waits for in-flight replies before giving up on them.
+    /// Streams (streamed completions and live events) one API key may hold open at once;
+    /// over it, 429 with `Retry-After`. 0 turns the cap off.
+    #[arg(long, env = "PARLOR_MAX_STREAMS_PER_KEY", default_value_t = 64)]
+    pub max_streams_per_key: u32,
+    /// Seconds shutdown lets in-flight replies and their streams go on; replies still
+    /// generating then stop and store what they produced.
     #[arg(long, env = "PARLOR_SHUTDOWN_GRACE_S", default_value_t = 30)]
     pub shutdown_grace_s: u64,
     /// Seconds one webhook try may take before it counts as failed (and is retried).

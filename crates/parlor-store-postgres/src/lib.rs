@@ -121,6 +121,17 @@ impl Store for PgStore {
         self.events.clone()
     }
 
+    /// The one pool, from sqlx's counters (no query). The event bus's publisher keeps one of
+    /// its connections once it has published, so one shows in use even at rest.
+    fn pool_stats(&self) -> Vec<parlor_core::store::PoolStats> {
+        vec![parlor_core::store::PoolStats {
+            pool: "main",
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
         Ok(())

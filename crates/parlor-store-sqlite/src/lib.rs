@@ -108,6 +108,16 @@ pub fn connect_options(path: &Path) -> SqliteConnectOptions {
         .pragma("cache_size", "-16000")
 }
 
+/// A pool's occupancy, from sqlx's counters (no query).
+fn pool_stats(name: &'static str, pool: &SqlitePool) -> parlor_core::store::PoolStats {
+    parlor_core::store::PoolStats {
+        pool: name,
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 /// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is
 /// `NotFound`, the rest is a backend failure.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -138,6 +148,10 @@ impl Store for SqliteStore {
 
     fn events(&self) -> std::sync::Arc<dyn parlor_core::events::EventBus> {
         self.events.clone()
+    }
+
+    fn pool_stats(&self) -> Vec<parlor_core::store::PoolStats> {
+        vec![pool_stats("write", &self.write), pool_stats("read", &self.read)]
     }
 
     async fn create_org(&self, name: &str) -> StoreResult<Organization> {

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The shutdown grace period of test servers, unless a test sets its own.
+const GRACE: Duration = Duration::from_secs(5);
+
 pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,
     pub(crate) key: String,
@@ -50,6 +53,15 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with the app's state adjusted first (providers, limits).
     pub(crate) async fn spawn_with(db: TestDb, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        Self::spawn_with_grace(db, GRACE, configure).await
+    }
+
+    /// [`TestApp::spawn_with`] with another shutdown grace period.
+    pub(crate) async fn spawn_with_grace(
+        db: TestDb,
+        grace: Duration,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let mut app = Self::spawn(db).await;
         let (db, org, key) = {
             let stop = app.stop.take();
@@ -59,17 +71,18 @@ impl TestApp {
             }
             (app.db, app.org, app.key)
         };
-        Self::serve_state(db, org, key, configure).await
+        Self::serve_state(db, org, key, grace, configure).await
     }
 
     async fn serve(db: TestDb, org: OrgId, key: String) -> TestApp {
-        Self::serve_state(db, org, key, |s| s).await
+        Self::serve_state(db, org, key, GRACE, |s| s).await
     }
 
     async fn serve_state(
         db: TestDb,
         org: OrgId,
         key: String,
+        grace: Duration,
         configure: impl FnOnce(AppState) -> AppState,
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -77,12 +90,18 @@ impl TestApp {
         let state = configure(AppState::new(db.store.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            serve(listener, state, async { drop(stopped.await) }, Duration::from_secs(5))
-                .await
-                .expect("serve");
+            serve(listener, state, async { drop(stopped.await) }, grace).await.expect("serve");
         });
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         TestApp { addr, key, org, client, db, stop: Some(stop), handle: Some(handle) }
+    }
+
+    /// Signals shutdown without waiting for it (streams in flight go on); [`TestApp::stop`]
+    /// then waits for the server to stop.
+    pub(crate) fn begin_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 
     /// Stops the server gracefully and returns its database.
