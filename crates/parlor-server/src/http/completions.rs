@@ -105,7 +105,7 @@ const PING_EVERY: Duration = Duration::from_secs(15);
     request_body = CompletionCreate, security(("Api-Key" = [])),
     responses(
         (status = 200, description = "The reply (JSON), or its stream (text/event-stream) with `isStreaming`.",
-            content((CompletionResult = "application/json"), (String = "text/event-stream"))),
+            content((CompletionResult = "application/json"), (super::openapi::ServerSentEvent = "text/event-stream"))),
         (status = 502, description = "The model provider failed before producing any text (not streaming).", body = Detail),
         NestedWriteErrors))]
 async fn create(

@@ -67,7 +67,7 @@ fn parse_resume(headers: &HeaderMap) -> Option<Resume> {
     params(("id" = uuid::Uuid, Path, description = "The conversation's id."),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id.")),
     security(("Api-Key" = [])),
-    responses((status = 200, description = "The event stream.", content((String = "text/event-stream"))), ReadErrors))]
+    responses((status = 200, description = "The event stream.", content((super::openapi::ServerSentEvent = "text/event-stream"))), ReadErrors))]
 async fn follow(
     State(state): State<AppState>,
     auth: Auth,
