@@ -14,6 +14,7 @@ mod conversations;
 mod knowledge;
 mod messages;
 mod orgs;
+mod records;
 mod replies;
 mod rows;
 mod search;
@@ -24,7 +25,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -78,7 +79,9 @@ impl PgStore {
             .await
             .map_err(StoreError::backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::backend)?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        records::fold_old_records(&store).await?;
+        Ok(store)
     }
 
     /// Starts a transaction (READ COMMITTED; rows a use case changes are locked explicitly).
@@ -325,6 +328,26 @@ impl Store for PgStore {
     }
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message> {
         replies::finish_reply(self, org, reply).await
+    }
+
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>> {
+        records::list_records(self, org, chatbot, filter, page).await
+    }
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        records::record_batch(self, org, chatbot, filter, after, limit).await
     }
 }
 

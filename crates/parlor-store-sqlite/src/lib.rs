@@ -13,6 +13,7 @@ mod conversations;
 mod knowledge;
 mod messages;
 mod orgs;
+mod records;
 mod replies;
 mod rows;
 mod search;
@@ -23,7 +24,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::sqlite::{
@@ -61,7 +62,9 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(StoreError::backend)?;
-        Ok(SqliteStore { write, read })
+        let store = SqliteStore { write, read };
+        records::fold_old_records(&store).await?;
+        Ok(store)
     }
 
     /// Starts a write transaction holding SQLite's write lock.
@@ -334,5 +337,25 @@ impl Store for SqliteStore {
     }
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message> {
         replies::finish_reply(self, org, reply).await
+    }
+
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>> {
+        records::list_records(self, org, chatbot, filter, page).await
+    }
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        records::record_batch(self, org, chatbot, filter, after, limit).await
     }
 }
