@@ -16,6 +16,7 @@ pub mod inboxes;
 pub mod knowledge;
 pub mod messages;
 pub mod pagination;
+pub mod records;
 pub mod validate;
 pub mod web_chats;
 
@@ -40,6 +41,7 @@ fn api() -> Router<AppState> {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(attachments::router())
+        .merge(records::router())
 }
 
 /// The whole application router.

@@ -10,4 +10,5 @@ mod conversations;
 mod knowledge;
 mod messages;
 mod pagination;
+mod records;
 mod resources;
