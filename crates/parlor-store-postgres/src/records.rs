@@ -79,8 +79,7 @@ pub(crate) async fn list_records(
 ) -> StoreResult<NumberPage<Record>> {
     // The total and the chatbot's existence in one statement: no row means no such chatbot
     // in this organization. Without text filters the count can read the index alone.
-    let mut q =
-        QueryBuilder::<Postgres>::new("SELECT (SELECT count(*) FROM records r WHERE r.chatbot_id = ");
+    let mut q = QueryBuilder::<Postgres>::new("SELECT (SELECT count(*) FROM records r WHERE r.chatbot_id = ");
     q.push_bind(chatbot.0);
     push_filter(&mut q, filter);
     q.push(") FROM chatbots WHERE org_id = ").push_bind(org.0).push(" AND id = ").push_bind(chatbot.0);
@@ -117,7 +116,8 @@ pub(crate) async fn record_batch(
             .push_bind(p.id)
             .push(")");
     }
-    q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ").push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let rows = q.build().fetch_all(&s.pool).await.map_err(map_err)?;
     rows.iter().map(record_row).collect()
 }

@@ -116,7 +116,8 @@ pub(crate) async fn record_batch(
             .push_bind(p.id)
             .push(")");
     }
-    q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ").push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let rows = q.build().fetch_all(&s.read).await.map_err(map_err)?;
     rows.iter().map(record_row).collect()
 }
@@ -127,11 +128,13 @@ pub(crate) async fn record_batch(
 pub(crate) async fn fold_old_records(s: &SqliteStore) -> StoreResult<()> {
     loop {
         let mut tx = s.begin().await?;
-        let rows = sqlx::query("SELECT id, input_message, output_message FROM records WHERE input_folded IS NULL LIMIT ?")
-            .bind(FOLD_BATCH)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query(
+            "SELECT id, input_message, output_message FROM records WHERE input_folded IS NULL LIMIT ?",
+        )
+        .bind(FOLD_BATCH)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
         for row in &rows {
             sqlx::query("UPDATE records SET input_folded = ?, output_folded = ? WHERE id = ?")
                 .bind(fold_case(&get::<String>(row, "input_message")?))
