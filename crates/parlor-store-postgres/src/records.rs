@@ -58,10 +58,21 @@ fn record_row(row: &PgRow) -> StoreResult<Record> {
     })
 }
 
-/// The filter's conditions on `r`, after the chatbot's.
-fn push_filter(q: &mut QueryBuilder<Postgres>, f: &RecordFilter) {
+/// The filter's conditions on `r`, after the chatbot's. With `after` (a keyset batch), the
+/// range ends there rather than at `until`: `after` is a row of the range, so the result is
+/// the same, and the index scan then starts at `after` instead of walking down from `until`
+/// past every earlier batch.
+fn push_filter(q: &mut QueryBuilder<Postgres>, f: &RecordFilter, after: Option<Position>) {
     q.push(" AND r.created_at >= ").push_bind(f.from.0);
-    q.push(" AND r.created_at < ").push_bind(f.until.0);
+    match after {
+        Some(p) => q
+            .push(" AND (r.created_at, r.id) < (")
+            .push_bind(p.created_at.0)
+            .push(", ")
+            .push_bind(p.id)
+            .push(")"),
+        None => q.push(" AND r.created_at < ").push_bind(f.until.0),
+    };
     if let Some(needle) = f.input_needle() {
         q.push(" AND strpos(r.input_folded, ").push_bind(needle).push(") > 0");
     }
@@ -81,7 +92,7 @@ pub(crate) async fn list_records(
     // in this organization. Without text filters the count can read the index alone.
     let mut q = QueryBuilder::<Postgres>::new("SELECT (SELECT count(*) FROM records r WHERE r.chatbot_id = ");
     q.push_bind(chatbot.0);
-    push_filter(&mut q, filter);
+    push_filter(&mut q, filter, None);
     q.push(") FROM chatbots WHERE org_id = ").push_bind(org.0).push(" AND id = ").push_bind(chatbot.0);
     let count: i64 =
         q.build_query_scalar().fetch_optional(&s.pool).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
@@ -90,7 +101,7 @@ pub(crate) async fn list_records(
     }
     let mut q = QueryBuilder::<Postgres>::new(SELECT);
     q.push(" WHERE r.chatbot_id = ").push_bind(chatbot.0).push(" AND r.org_id = ").push_bind(org.0);
-    push_filter(&mut q, filter);
+    push_filter(&mut q, filter, None);
     q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ").push_bind(page.limit());
     q.push(" OFFSET ").push_bind(page.offset());
     let rows = q.build().fetch_all(&s.pool).await.map_err(map_err)?;
@@ -108,14 +119,7 @@ pub(crate) async fn record_batch(
 ) -> StoreResult<Vec<Record>> {
     let mut q = QueryBuilder::<Postgres>::new(SELECT);
     q.push(" WHERE r.chatbot_id = ").push_bind(chatbot.0).push(" AND r.org_id = ").push_bind(org.0);
-    push_filter(&mut q, filter);
-    if let Some(p) = after {
-        q.push(" AND (r.created_at, r.id) < (")
-            .push_bind(p.created_at.0)
-            .push(", ")
-            .push_bind(p.id)
-            .push(")");
-    }
+    push_filter(&mut q, filter, after);
     q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
         .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let rows = q.build().fetch_all(&s.pool).await.map_err(map_err)?;

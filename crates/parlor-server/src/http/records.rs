@@ -6,6 +6,13 @@
 //! starts `startDate` to the local midnight that starts the day after `endDate`, so a day
 //! is 23 or 25 hours long across a DST change, as it is on the wall clock.
 //!
+//! Errors are DRF's, all fields together: a missing or empty date is `This field is
+//! required.`, one that is not `YYYY-MM-DD` (or does not exist, like `2026-02-30`) is `Date
+//! has wrong format. Use one of these formats instead: YYYY-MM-DD.`, and an `endDate` before
+//! `startDate` is `{"endDate": ["Ensure this value is greater than or equal to <startDate>."]}`,
+//! the wording of DRF's `MinValueValidator`, which the contract leaves to us. Empty text
+//! filters filter nothing, as django-filter ignores empty values.
+//!
 //! The export streams: [`parlor_export::stream_records`] writes the workbook on a blocking
 //! thread while pulling keyset batches of [`EXPORT_BATCH`] records from the store, so memory
 //! stays flat whatever the row count. The response waits for the first byte of the file
