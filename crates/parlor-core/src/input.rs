@@ -2,6 +2,7 @@
 //! into domain types by the HTTP layer. A patch field of `None` leaves the value as it is; a
 //! nullable field is `Option<Option<T>>` so "set to null" and "leave alone" differ.
 
+use crate::clock::Timestamp;
 use crate::id::*;
 use crate::model::{
     AccessType, Attachment, AttachmentType, Canvas, Citation, CitationNode, ConversationStatus, JsonObject,
@@ -191,6 +192,34 @@ pub struct NewRecord {
     pub reply_time_ms: i64,
     pub error: Option<String>,
     pub finish_reason: String,
+}
+
+/// Which of a chatbot's records to read: those whose question was asked in `from..until`
+/// (`until` excluded), optionally narrowed by text. The text filters are case-insensitive
+/// substrings of the record's input and output (compared as [`crate::model::fold_case`]
+/// foldings); `None` or an empty string filters nothing.
+#[derive(Clone, Debug)]
+pub struct RecordFilter {
+    pub from: Timestamp,
+    pub until: Timestamp,
+    pub user_message: Option<String>,
+    pub bot_message: Option<String>,
+}
+
+impl RecordFilter {
+    /// The folded text to find in a record's folded input, when there is one to find.
+    pub fn input_needle(&self) -> Option<String> {
+        needle(self.user_message.as_deref())
+    }
+
+    /// The folded text to find in a record's folded output, when there is one to find.
+    pub fn output_needle(&self) -> Option<String> {
+        needle(self.bot_message.as_deref())
+    }
+}
+
+fn needle(text: Option<&str>) -> Option<String> {
+    text.filter(|t| !t.is_empty()).map(crate::model::fold_case)
 }
 
 /// Attachments a message had, as stored with it.

@@ -10,7 +10,7 @@ use crate::error::StoreResult;
 use crate::id::*;
 use crate::input::*;
 use crate::model::*;
-use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use crate::search::Query;
 use async_trait::async_trait;
 
@@ -265,4 +265,24 @@ pub trait Store: Send + Sync + 'static {
         chatbot: ChatbotId,
         page: PageRequest,
     ) -> StoreResult<NumberPage<WebhookRecord>>;
+    /// The chatbot's records matching `filter`, newest first by `(createdAt, id)`, one page
+    /// with the total. `NotFound` when the chatbot is not this organization's.
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>>;
+    /// Up to `limit` of the chatbot's records matching `filter`, newest first, strictly after
+    /// `after` in that order (from the newest when `None`): keyset batches for the export,
+    /// each costing the same however deep. An unknown chatbot gives no rows.
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>>;
 }

@@ -16,6 +16,7 @@ mod events;
 mod knowledge;
 mod messages;
 mod orgs;
+mod records;
 mod replies;
 mod rows;
 mod search;
@@ -27,7 +28,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -90,7 +91,9 @@ impl PgStore {
             .map_err(StoreError::backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::backend)?;
         let events = std::sync::Arc::new(events::PgBus::start(pool.clone()));
-        Ok(PgStore { pool, events, connect, locks: Default::default() })
+        let store = PgStore { pool, events, connect, locks: Default::default() };
+        records::fold_old_records(&store).await?;
+        Ok(store)
     }
 
     /// Starts a transaction (READ COMMITTED; rows a use case changes are locked explicitly).
@@ -398,6 +401,25 @@ impl Store for PgStore {
         page: PageRequest,
     ) -> StoreResult<NumberPage<WebhookRecord>> {
         webhooks::list_records(self, org, chatbot, page).await
+    }
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>> {
+        records::list_records(self, org, chatbot, filter, page).await
+    }
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        records::record_batch(self, org, chatbot, filter, after, limit).await
     }
 }
 

@@ -11,7 +11,7 @@ use parlor_core::StoreError;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{MessageId, OrgId};
 use parlor_core::input::FinishedReply;
-use parlor_core::model::Message;
+use parlor_core::model::{Message, fold_case};
 use parlor_core::search::normalize;
 use uuid::Uuid;
 
@@ -71,8 +71,9 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         let rec = &r.record;
         sqlx::query(
             "INSERT INTO records (id, org_id, chatbot_id, conversation_id, contact_id, user_message_id, input_message,
-                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at)
-             SELECT $1, $2, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM chatbots
+                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at,
+                input_folded, output_folded)
+             SELECT $1, $2, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17 FROM chatbots
              WHERE org_id = $2 AND id = $15",
         )
         .bind(r.message.0)
@@ -90,6 +91,8 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         .bind(if get::<i64>(&q, "earlier")? == 0 { "New" } else { "Follow" })
         .bind(get::<DateTime<Utc>>(&q, "created_at")?)
         .bind(rec.chatbot.0)
+        .bind(fold_case(&rec.input_message))
+        .bind(fold_case(&r.content))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;

@@ -17,6 +17,7 @@ mod knowledge;
 mod message_index;
 mod messages;
 mod orgs;
+mod records;
 mod replies;
 mod rows;
 mod search;
@@ -28,7 +29,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::sqlite::{
@@ -75,7 +76,9 @@ impl SqliteStore {
             .await
             .map_err(StoreError::backend)?;
         let creates = group_commit::Creates::start(write.clone());
-        Ok(SqliteStore { events: Default::default(), write, read, creates })
+        let store = SqliteStore { events: Default::default(), write, read, creates };
+        records::fold_old_records(&store).await?;
+        Ok(store)
     }
 
     /// Starts a write transaction holding SQLite's write lock.
@@ -411,5 +414,24 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<NumberPage<WebhookRecord>> {
         webhooks::list_records(self, org, chatbot, page).await
+    }
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>> {
+        records::list_records(self, org, chatbot, filter, page).await
+    }
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        records::record_batch(self, org, chatbot, filter, after, limit).await
     }
 }

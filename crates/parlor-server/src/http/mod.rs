@@ -24,6 +24,7 @@ pub mod limits;
 pub mod messages;
 pub mod openapi;
 pub mod pagination;
+pub mod records;
 pub mod validate;
 pub mod web_chats;
 pub mod webhook_records;
@@ -52,6 +53,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(messages::router())
         .merge(attachments::router())
         .merge(webhook_records::router())
+        .merge(records::router())
 }
 
 /// Every route with its documentation: the API under `/api`, and the public operations

@@ -16,6 +16,7 @@ mod messages;
 mod openapi;
 mod operations;
 mod pagination;
+mod records;
 mod resources;
 mod shutdown;
 mod sse;

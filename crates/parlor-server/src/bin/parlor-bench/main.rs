@@ -5,6 +5,7 @@
 //! cargo build --release -p parlor-server
 //! target/release/parlor-bench                       # everything, 1,000,000 messages
 //! target/release/parlor-bench --only create,read --duration 5s
+//! target/release/parlor-bench --only records --python venv/bin/python   # export vs openpyxl
 //! ```
 //!
 //! The machines we have are small and shared, so absolute figures wander from run to run.
@@ -18,6 +19,7 @@
 
 mod client;
 mod dataset;
+mod records;
 mod report;
 mod scenarios;
 mod startup;
@@ -43,6 +45,9 @@ enum Scenario {
     Startup,
     /// Background replies delivered by webhook per second, and the delay delivery adds.
     Webhooks,
+    /// The records' Excel export through `parlor serve` against openpyxl, and the records
+    /// page's query time (not in the default run: openpyxl takes minutes).
+    Records,
 }
 
 #[derive(Debug, Parser)]
@@ -75,6 +80,15 @@ struct Args {
     /// The `parlor` binary started by `startup` (default: the one beside this binary).
     #[arg(long)]
     parlor: Option<PathBuf>,
+    /// Records for `records` (loaded once into the data dir, reused by later runs).
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// The Python with openpyxl that `records` runs the comparison with (e.g. a venv's).
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// openpyxl's side of `records`.
+    #[arg(long, default_value = "bench/openpyxl_export.py")]
+    openpyxl_script: PathBuf,
     /// A PostgreSQL URL to measure instead of SQLite. Not supported yet: the server's
     /// `storage::open` has no PostgreSQL store in this version, and the bulk loader writes
     /// SQLite's schema.
@@ -113,7 +127,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let dir = args.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("parlor-bench"));
     std::fs::create_dir_all(&dir)?;
-    let want = |s: Scenario| args.only.is_empty() || args.only.contains(&s);
+    // `records` runs only when asked for: openpyxl's side takes minutes at a million rows.
+    let want = |s: Scenario| {
+        if s == Scenario::Records {
+            args.only.contains(&s)
+        } else {
+            args.only.is_empty() || args.only.contains(&s)
+        }
+    };
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; real figures come from `cargo build --release`");
     }
@@ -141,6 +162,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if want(Scenario::Startup) {
         lines.extend(startup::run(&args, &dir, large.as_ref()).await?);
+    }
+    if want(Scenario::Records) {
+        lines.extend(records::run(&args, &dir).await?);
     }
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
