@@ -63,6 +63,8 @@ pub struct AppState {
     pub knowledge: Arc<dyn parlor_core::engine::Engine>,
     /// API keys found valid within the last second (see [`http::key_cache`]).
     pub keys: Arc<http::key_cache::KeyCache>,
+    /// `--data-dir`: uploaded files live in its `uploads/` (see [`crate::uploads`]).
+    pub data_dir: Arc<std::path::Path>,
 }
 
 impl AppState {
@@ -77,7 +79,15 @@ impl AppState {
             engines: Arc::new(parlor_llm::Providers::empty()),
             knowledge: Arc::new(parlor_core::knowledge::KnowledgeEngine::default()),
             keys: Arc::default(),
+            // `parlor serve`'s default; servers and tests set theirs with `with_data_dir`.
+            data_dir: Arc::from(std::path::Path::new("parlor-data")),
         }
+    }
+
+    /// Keeps uploads under this data dir.
+    pub fn with_data_dir(mut self, dir: &std::path::Path) -> Self {
+        self.data_dir = Arc::from(dir);
+        self
     }
 
     /// Uses these LLM providers (from the config file).

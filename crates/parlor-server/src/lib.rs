@@ -13,3 +13,4 @@ pub mod live;
 pub mod metrics;
 pub mod replies;
 pub mod storage;
+pub mod uploads;

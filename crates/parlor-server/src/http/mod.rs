@@ -24,6 +24,7 @@ pub mod limits;
 pub mod messages;
 pub mod openapi;
 pub mod pagination;
+pub mod uploads;
 pub mod validate;
 pub mod web_chats;
 
@@ -50,6 +51,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(messages::router())
         .merge(attachments::router())
+        .merge(uploads::router())
 }
 
 /// Every route with its documentation: the API under `/api`, and the public operations
