@@ -21,6 +21,8 @@ mod dataset;
 mod report;
 mod scenarios;
 mod startup;
+mod streams;
+mod upstream;
 
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
@@ -40,6 +42,10 @@ enum Scenario {
     Keyword,
     /// Cold start and idle memory of `parlor serve`.
     Startup,
+    /// Time to first delta through streaming completions against straight to the upstream.
+    Ttfd,
+    /// Streaming completions held open at once, and memory per open stream.
+    Streams,
 }
 
 #[derive(Debug, Parser)]
@@ -77,6 +83,14 @@ struct Args {
     /// SQLite's schema.
     #[arg(long)]
     database_url: Option<String>,
+    /// Streaming completions to hold open at once (`streams`); capped at half the open-file
+    /// limit, as Parlor holds two sockets a stream (raise it with `ulimit -n`).
+    #[arg(long, default_value_t = 10_000)]
+    streams: usize,
+    /// Internal: serve the fake LLM upstream and print its address (the bench starts itself
+    /// this way for `ttfd` and `streams`).
+    #[arg(long, hide = true)]
+    fake_upstream: bool,
 }
 
 /// `10s`, `1.5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -99,6 +113,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.fake_upstream {
+        return upstream::serve().await;
+    }
     if args.database_url.is_some() {
         bail!(
             "--database-url: only the embedded SQLite store can be benchmarked so far \
@@ -135,6 +152,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if want(Scenario::Startup) {
         lines.extend(startup::run(&args, &dir, large.as_ref()).await?);
+    }
+
+    if want(Scenario::Ttfd) {
+        lines.extend(streams::ttfd(&args, &dir).await?);
+    }
+    if want(Scenario::Streams) {
+        lines.extend(streams::streams(&args, &dir).await?);
     }
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);

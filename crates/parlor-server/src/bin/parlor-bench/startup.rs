@@ -128,7 +128,7 @@ fn start_once(exe: &Path, data_dir: &Path) -> anyhow::Result<Start> {
 }
 
 /// Whether `GET /healthz` answers 200 right now.
-fn healthz(addr: SocketAddr) -> bool {
+pub(crate) fn healthz(addr: SocketAddr) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else { return false };
     let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let mut reply = Vec::new();
@@ -138,12 +138,12 @@ fn healthz(addr: SocketAddr) -> bool {
 }
 
 /// A port free right now (the kernel's pick; released at once for the server to take).
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 /// `VmRSS` of a process, in bytes; `None` where `/proc` does not exist.
-fn resident_bytes(pid: u32) -> Option<u64> {
+pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
