@@ -242,7 +242,9 @@ pub async fn image_urls(state: &AppState, org: OrgId, attachments: &[Attachment]
                 out.push(url);
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(attachment = %a.id, error = %e, "an uploaded image was not sent to the model"),
+            Err(e) => {
+                tracing::warn!(attachment = %a.id, error = %e, "an uploaded image was not sent to the model")
+            }
         }
     }
     out

@@ -210,7 +210,9 @@ async fn multipart(req: Request, state: &AppState, limit: usize) -> ApiResult<Mu
 fn multipart_error(e: MultipartError) -> ApiError {
     match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::BAD_REQUEST => ApiError::BadRequest(format!("Multipart form parse error - {}", e.body_text())),
+        StatusCode::BAD_REQUEST => {
+            ApiError::BadRequest(format!("Multipart form parse error - {}", e.body_text()))
+        }
         _ => ApiError::RequestTimeout,
     }
 }
@@ -264,7 +266,10 @@ async fn file(State(state): State<AppState>, auth: Auth, Id(id): Id<AttachmentId
     let value = |s: &str| HeaderValue::from_str(s).map_err(|e| ApiError::Internal(e.to_string()));
     headers.insert(header::CONTENT_TYPE, value(&content_type)?);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(header::CONTENT_DISPOSITION, value(&disposition(&content_type, &stored.attachment.filename))?);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        value(&disposition(&content_type, &stored.attachment.filename))?,
+    );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // Opened directly, even a file a browser would run gets no scripts and no origin.
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
@@ -290,8 +295,10 @@ fn chunks(file: tokio::fs::File) -> impl futures::Stream<Item = std::io::Result<
 fn disposition(content_type: &str, filename: &str) -> String {
     let media = ["image/", "audio/", "video/"].iter().any(|p| content_type.starts_with(p));
     let mode = if media || content_type == "application/pdf" { "inline" } else { "attachment" };
-    let ascii: String =
-        filename.chars().map(|c| if c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\') { c } else { '_' }).collect();
+    let ascii: String = filename
+        .chars()
+        .map(|c| if c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\') { c } else { '_' })
+        .collect();
     let mut encoded = String::new();
     for b in filename.bytes() {
         if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {

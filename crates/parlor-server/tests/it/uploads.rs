@@ -39,7 +39,9 @@ fn form(parts: &[Part]) -> (String, Vec<u8>) {
     let boundary = "parlor-test-boundary-7d3f";
     let mut body = Vec::new();
     for p in parts {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes(),
+        );
         if let Some(f) = p.filename {
             body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
         }
@@ -129,7 +131,8 @@ backend_tests!(too_large_is_413_and_stores_nothing, |db: TestDb| async move {
 
     // Far over, streamed without a length (chunked): cut off while it comes.
     let (content_type, body) = form(&[file("huge.bin", "application/octet-stream", &vec![7u8; 1 << 20])]);
-    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
     let resp = app
         .client
         .post(app.url("/api/attachments-upload/"))
@@ -159,9 +162,8 @@ backend_tests!(files_are_served_only_to_their_organization, |db: TestDb| async m
     let got = app.client.get(&url).send().await.unwrap();
     assert_eq!(got.status(), StatusCode::UNAUTHORIZED);
     // An external attachment has no file here; an unknown or malformed id neither.
-    let ext = app
-        .post("/api/attachments/", json!({"type": "image", "file": "https://example.com/a.png"}))
-        .await;
+    let ext =
+        app.post("/api/attachments/", json!({"type": "image", "file": "https://example.com/a.png"})).await;
     let path = format!("/api/attachments-upload/{}/file/", ext.body["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/attachments-upload/nope/file/").await.status, StatusCode::NOT_FOUND);

@@ -76,7 +76,9 @@ impl Stack {
         // A long timeout: the stalled streams must stay open as long as the bench holds them.
         std::fs::write(
             &config,
-            format!("[providers.bench]\nkind = \"openai\"\nbase_url = \"http://{upstream_addr}/v1\"\ntimeout_s = 3600\n"),
+            format!(
+                "[providers.bench]\nkind = \"openai\"\nbase_url = \"http://{upstream_addr}/v1\"\ntimeout_s = 3600\n"
+            ),
         )?;
         let addr = free_port()?;
         let data = dir.join("data");
@@ -305,7 +307,8 @@ pub(crate) async fn streams(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>
         }
         drop(s);
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let mut samples = vec![(0usize, resident_bytes(pid).context("VmRSS")?, open_fds(pid), Duration::ZERO)];
+        let mut samples =
+            vec![(0usize, resident_bytes(pid).context("VmRSS")?, open_fds(pid), Duration::ZERO)];
         let request = std::sync::Arc::new(completions(addr, &key, &stall, None));
         let mut held: Vec<TcpStream> = Vec::with_capacity(n);
         for step in 1..=steps {
@@ -320,7 +323,11 @@ pub(crate) async fn streams(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>
             let took = started.elapsed();
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss = resident_bytes(pid).context("VmRSS")?;
-            eprintln!("streams: {} open, RSS {:.1} MiB, opened in {took:.1?}", held.len(), rss as f64 / 1048576.0);
+            eprintln!(
+                "streams: {} open, RSS {:.1} MiB, opened in {took:.1?}",
+                held.len(),
+                rss as f64 / 1048576.0
+            );
             samples.push((held.len(), rss, open_fds(pid), took));
         }
         // Still open at the end: none ended by Parlor (pings may have come meanwhile).

@@ -28,7 +28,8 @@ fn chunk(delta: &str, finish: Option<&str>) -> String {
 }
 
 fn role_chunk() -> String {
-    let choice = serde_json::json!({"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null});
+    let choice =
+        serde_json::json!({"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null});
     let body = serde_json::json!({"id": "b", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [choice]});
     format!("data: {body}\n\n")
 }
