@@ -78,6 +78,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Webhooks,
     /// The conversations whose background replies this process is answering.
     pub auto_replies: Arc<crate::auto_reply::Runners>,
+    /// `--data-dir`: uploaded files live in its `uploads/` (see [`crate::uploads`]).
+    pub data_dir: Arc<std::path::Path>,
 }
 
 impl AppState {
@@ -96,7 +98,15 @@ impl AppState {
             keys: Arc::default(),
             webhooks: crate::webhooks::Webhooks::default(),
             auto_replies: Default::default(),
+            // `parlor serve`'s default; servers and tests set theirs with `with_data_dir`.
+            data_dir: Arc::from(std::path::Path::new("parlor-data")),
         }
+    }
+
+    /// Keeps uploads under this data dir.
+    pub fn with_data_dir(mut self, dir: &std::path::Path) -> Self {
+        self.data_dir = Arc::from(dir);
+        self
     }
 
     /// Uses these LLM providers (from the config file).

@@ -130,7 +130,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("reading providers from {}", path.display()))?,
         None => parlor_llm::Providers::empty(),
     };
-    let mut state = AppState::new(store.clone()).with_providers(providers);
+    let mut state =
+        AppState::new(store.clone()).with_providers(providers).with_data_dir(&args.store.data_dir);
     state.limits = Limits {
         json_body: args.max_json_bytes,
         upload: args.max_upload_bytes,

@@ -14,4 +14,5 @@ pub mod live;
 pub mod metrics;
 pub mod replies;
 pub mod storage;
+pub mod uploads;
 pub mod webhooks;

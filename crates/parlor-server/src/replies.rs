@@ -273,16 +273,8 @@ impl Job {
                 .map_err(internal)?
         };
         let passages = ranked_passages(rerank(&self.question.content, hits));
-        let image_urls = self
-            .question
-            .attachments
-            .iter()
-            .filter(|a| {
-                a.kind == AttachmentType::Image
-                    && (a.file.starts_with("http://") || a.file.starts_with("https://"))
-            })
-            .map(|a| a.file.clone())
-            .collect();
+        // External images as URLs, uploaded ones inline (the provider cannot reach Parlor).
+        let image_urls = crate::uploads::image_urls(&self.state, self.org, &self.question.attachments).await;
         Ok((
             engine,
             GenerateRequest {

@@ -25,6 +25,7 @@ pub mod messages;
 pub mod openapi;
 pub mod pagination;
 pub mod records;
+pub mod uploads;
 pub mod validate;
 pub mod web_chats;
 pub mod webhook_records;
@@ -54,6 +55,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(attachments::router())
         .merge(webhook_records::router())
         .merge(records::router())
+        .merge(uploads::router())
 }
 
 /// Every route with its documentation: the API under `/api`, and the public operations

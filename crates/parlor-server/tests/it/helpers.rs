@@ -87,7 +87,7 @@ impl TestApp {
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = configure(AppState::new(db.store.clone()));
+        let state = configure(AppState::new(db.store.clone()).with_data_dir(db.data_dir.path()));
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             serve(listener, state, async { drop(stopped.await) }, grace).await.expect("serve");

@@ -21,4 +21,5 @@ mod resources;
 mod shutdown;
 mod sse;
 mod streams;
+mod uploads;
 mod webhooks;

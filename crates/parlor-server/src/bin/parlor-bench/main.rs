@@ -23,6 +23,8 @@ mod records;
 mod report;
 mod scenarios;
 mod startup;
+mod streams;
+mod upstream;
 mod webhooks;
 
 use anyhow::bail;
@@ -48,6 +50,10 @@ enum Scenario {
     /// The records' Excel export through `parlor serve` against openpyxl, and the records
     /// page's query time (not in the default run: openpyxl takes minutes).
     Records,
+    /// Time to first delta through streaming completions against straight to the upstream.
+    Ttfd,
+    /// Streaming completions held open at once, and memory per open stream.
+    Streams,
 }
 
 #[derive(Debug, Parser)]
@@ -94,6 +100,14 @@ struct Args {
     /// SQLite's schema.
     #[arg(long)]
     database_url: Option<String>,
+    /// Streaming completions to hold open at once (`streams`); capped at half the open-file
+    /// limit, as Parlor holds two sockets a stream (raise it with `ulimit -n`).
+    #[arg(long, default_value_t = 10_000)]
+    streams: usize,
+    /// Internal: serve the fake LLM upstream and print its address (the bench starts itself
+    /// this way for `ttfd` and `streams`).
+    #[arg(long, hide = true)]
+    fake_upstream: bool,
 }
 
 /// `10s`, `1.5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -116,6 +130,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.fake_upstream {
+        return upstream::serve().await;
+    }
     if args.database_url.is_some() {
         bail!(
             "--database-url: only the embedded SQLite store can be benchmarked so far \
@@ -165,6 +182,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if want(Scenario::Records) {
         lines.extend(records::run(&args, &dir).await?);
+    }
+
+    if want(Scenario::Ttfd) {
+        lines.extend(streams::ttfd(&args, &dir).await?);
+    }
+    if want(Scenario::Streams) {
+        lines.extend(streams::streams(&args, &dir).await?);
     }
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);

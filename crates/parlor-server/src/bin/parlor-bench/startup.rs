@@ -149,7 +149,7 @@ pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
 }
 
 /// `VmRSS` of a process, in bytes; `None` where `/proc` does not exist.
-fn resident_bytes(pid: u32) -> Option<u64> {
+pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
     status_kib(pid, "VmRSS").map(|kib| kib * 1024)
 }
 
