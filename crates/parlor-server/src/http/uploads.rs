@@ -243,7 +243,7 @@ async fn small_text(field: &mut axum::extract::multipart::Field<'_>) -> ApiResul
 #[utoipa::path(get, path = "/attachments-upload/{id}/file", tag = "attachments", operation_id = "attachments_upload_file",
     params(("id" = uuid::Uuid, Path, description = "The attachment's id.")), security(("Api-Key" = [])),
     responses((status = 200, description = "The file, with `Content-Disposition` and `X-Content-Type-Options: nosniff`.",
-        content_type = "application/octet-stream", body = Vec<u8>), ReadErrors))]
+        content_type = "*/*", body = Vec<u8>), ReadErrors))]
 async fn file(State(state): State<AppState>, auth: Auth, Id(id): Id<AttachmentId>) -> ApiResult<Response> {
     let stored = state.store.get_attachment(auth.org, id).await?;
     // An external attachment (registered by URL) has no bytes here.
