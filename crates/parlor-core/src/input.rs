@@ -238,3 +238,61 @@ pub struct DocumentPatch {
     pub content: Option<String>,
     pub metadata: Option<JsonObject>,
 }
+
+/// Sets `target` to `value` when the patch gives one: the one rule every patch follows, so
+/// each store applies a patch the same way instead of repeating it field by field.
+fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *target = v.clone();
+    }
+}
+
+impl ChatbotPatch {
+    /// Applies the given fields (not `webhook_secret`, which is stored apart from the view).
+    pub fn apply_to(&self, bot: &mut crate::model::Chatbot) {
+        set(&mut bot.name, &self.name);
+        set(&mut bot.instructions, &self.instructions);
+        set(&mut bot.welcome_message, &self.welcome_message);
+        set(&mut bot.fallback_message, &self.fallback_message);
+        set(&mut bot.model, &self.model);
+        set(&mut bot.temperature, &self.temperature);
+        set(&mut bot.history_messages, &self.history_messages);
+        set(&mut bot.webhook_url, &self.webhook_url);
+    }
+}
+
+impl WebChatPatch {
+    /// Applies the given fields but `chatbot`, which the store checks against the
+    /// organization before setting it.
+    pub fn apply_to(&self, w: &mut crate::model::WebChat) {
+        set(&mut w.name, &self.name);
+        set(&mut w.access_type, &self.access_type);
+        set(&mut w.welcome_message, &self.welcome_message);
+        set(&mut w.allowed_origins, &self.allowed_origins);
+        set(&mut w.is_active, &self.is_active);
+        set(&mut w.enable_file_upload, &self.enable_file_upload);
+    }
+}
+
+impl ContactPatch {
+    pub fn apply_to(&self, c: &mut crate::model::Contact) {
+        set(&mut c.name, &self.name);
+        set(&mut c.avatar, &self.avatar);
+        set(&mut c.email, &self.email);
+        set(&mut c.phone_number, &self.phone_number);
+        set(&mut c.source_id, &self.source_id);
+        set(&mut c.query_metadata, &self.query_metadata);
+    }
+}
+
+impl DocumentPatch {
+    /// Applies the given fields; a new content also updates `charactersCount`.
+    pub fn apply_to(&self, doc: &mut crate::model::Document) {
+        set(&mut doc.title, &self.title);
+        set(&mut doc.metadata, &self.metadata);
+        if let Some(content) = &self.content {
+            doc.characters_count = content.chars().count() as i64;
+            doc.content = content.clone();
+        }
+    }
+}

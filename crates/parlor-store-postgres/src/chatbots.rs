@@ -141,30 +141,7 @@ pub(crate) async fn update_chatbot(
     let mut tx = s.begin().await?;
     lock_row(&mut tx, "chatbots", org, id.0).await?;
     let mut bot = get_chatbot(&mut *tx, org, id).await?;
-    if let Some(v) = p.name {
-        bot.name = v;
-    }
-    if let Some(v) = p.instructions {
-        bot.instructions = v;
-    }
-    if let Some(v) = p.welcome_message {
-        bot.welcome_message = v;
-    }
-    if let Some(v) = p.fallback_message {
-        bot.fallback_message = v;
-    }
-    if let Some(v) = p.model {
-        bot.model = v;
-    }
-    if let Some(v) = p.temperature {
-        bot.temperature = v;
-    }
-    if let Some(v) = p.history_messages {
-        bot.history_messages = v;
-    }
-    if let Some(v) = p.webhook_url {
-        bot.webhook_url = v;
-    }
+    p.apply_to(&mut bot);
     bot.updated_at = clock::now();
     sqlx::query(
         "UPDATE chatbots SET name = $1, instructions = $2, welcome_message = $3, fallback_message = $4,
@@ -301,24 +278,7 @@ pub(crate) async fn update_web_chat(
         }
         w.chatbot = bot;
     }
-    if let Some(v) = p.name {
-        w.name = v;
-    }
-    if let Some(v) = p.access_type {
-        w.access_type = v;
-    }
-    if let Some(v) = p.welcome_message {
-        w.welcome_message = v;
-    }
-    if let Some(v) = p.allowed_origins {
-        w.allowed_origins = v;
-    }
-    if let Some(v) = p.is_active {
-        w.is_active = v;
-    }
-    if let Some(v) = p.enable_file_upload {
-        w.enable_file_upload = v;
-    }
+    p.apply_to(&mut w);
     sqlx::query(
         "UPDATE web_chats SET chatbot_id = $1, name = $2, access_type = $3, welcome_message = $4,
             allowed_origins = $5::json, is_active = $6, enable_file_upload = $7, updated_at = $8

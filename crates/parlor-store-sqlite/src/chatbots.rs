@@ -141,30 +141,7 @@ pub(crate) async fn update_chatbot(
 ) -> StoreResult<Chatbot> {
     let mut tx = s.begin().await?;
     let mut bot = get_chatbot(&mut *tx, org, id).await?;
-    if let Some(v) = p.name {
-        bot.name = v;
-    }
-    if let Some(v) = p.instructions {
-        bot.instructions = v;
-    }
-    if let Some(v) = p.welcome_message {
-        bot.welcome_message = v;
-    }
-    if let Some(v) = p.fallback_message {
-        bot.fallback_message = v;
-    }
-    if let Some(v) = p.model {
-        bot.model = v;
-    }
-    if let Some(v) = p.temperature {
-        bot.temperature = v;
-    }
-    if let Some(v) = p.history_messages {
-        bot.history_messages = v;
-    }
-    if let Some(v) = p.webhook_url {
-        bot.webhook_url = v;
-    }
+    p.apply_to(&mut bot);
     bot.updated_at = clock::now();
     sqlx::query(
         "UPDATE chatbots SET name = ?, instructions = ?, welcome_message = ?, fallback_message = ?, model = ?,
@@ -300,24 +277,7 @@ pub(crate) async fn update_web_chat(
         }
         w.chatbot = bot;
     }
-    if let Some(v) = p.name {
-        w.name = v;
-    }
-    if let Some(v) = p.access_type {
-        w.access_type = v;
-    }
-    if let Some(v) = p.welcome_message {
-        w.welcome_message = v;
-    }
-    if let Some(v) = p.allowed_origins {
-        w.allowed_origins = v;
-    }
-    if let Some(v) = p.is_active {
-        w.is_active = v;
-    }
-    if let Some(v) = p.enable_file_upload {
-        w.enable_file_upload = v;
-    }
+    p.apply_to(&mut w);
     sqlx::query(
         "UPDATE web_chats SET chatbot_id = ?, name = ?, access_type = ?, welcome_message = ?, allowed_origins = ?,
             is_active = ?, enable_file_upload = ?, updated_at = ?
