@@ -19,6 +19,7 @@
 
 use crate::Args;
 use crate::client::{self, Conn, on_client_thread};
+use crate::cpu::Meter;
 use crate::dataset::postgres::PgDataset;
 use crate::dataset::{Dataset, Meta};
 use crate::report::{Stats, count, ms, rate};
@@ -32,7 +33,7 @@ use parlor_store_sqlite::SqliteStore;
 use sqlx::Connection;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Which measurements to run.
 pub(crate) struct Which {
@@ -63,6 +64,8 @@ struct Side<'a> {
     /// The large organization.
     meta: &'a Meta,
     creates: &'a Creates,
+    /// The CPU time of its servers (and database backends).
+    meter: Meter,
 }
 
 /// One row of the table: a figure for each side.
@@ -93,17 +96,35 @@ pub(crate) async fn run(
         (Creates::default(), Creates::default())
     };
     let [s, a, b] = &servers;
-    let sides = [
-        Side { label: "SQLite", addrs: vec![s.addr], meta: &sqlite.meta, creates: &sqlite_creates },
-        Side { label: "PostgreSQL, 1 instance", addrs: vec![a.addr], meta: &pg.meta, creates: &pg_creates },
+    let pg_meter = || Meter::new(vec![a.pid(), b.pid()], Some(&pg.url));
+    let mut sides = [
+        Side {
+            label: "SQLite",
+            addrs: vec![s.addr],
+            meta: &sqlite.meta,
+            creates: &sqlite_creates,
+            meter: Meter::new(vec![s.pid()], None).await?,
+        },
+        Side {
+            label: "PostgreSQL, 1 instance",
+            addrs: vec![a.addr],
+            meta: &pg.meta,
+            creates: &pg_creates,
+            meter: pg_meter().await?,
+        },
         Side {
             label: "PostgreSQL, 2 instances",
             addrs: vec![a.addr, b.addr],
             meta: &pg.meta,
             creates: &pg_creates,
+            meter: pg_meter().await?,
         },
     ];
-    let rows = measure(args, &sides, &which, sqlite, pg).await;
+    let rows = measure(args, &mut sides, &which, sqlite, pg).await;
+    let labels: Vec<&str> = sides.iter().map(|s| s.label).collect();
+    for side in sides {
+        side.meter.close().await;
+    }
     drop(servers);
     if which.create {
         eprintln!("cleaning up: deleting the messages created");
@@ -116,7 +137,7 @@ pub(crate) async fn run(
     }
     sqlite_store.close().await;
     pg_store.close().await;
-    Ok(table(&sides, &rows?))
+    Ok(table(&labels, &rows?))
 }
 
 /// The SQLite server, then the two PostgreSQL instances.
@@ -149,7 +170,7 @@ async fn delete_creates(store: &dyn Store, creates: &Creates) -> anyhow::Result<
 
 async fn measure(
     args: &Args,
-    sides: &[Side<'_>],
+    sides: &mut [Side<'_>],
     which: &Which,
     sqlite: &Dataset,
     pg: &PgDataset,
@@ -157,7 +178,7 @@ async fn measure(
     let clients = args.clients;
     let mut rows = vec![];
     if which.create {
-        let s = throughputs(args, "create", sides, 201, |side, addr| {
+        let t = throughputs(args, "create", sides, 201, |side, addr| {
             let body = |c: &ConversationId| {
                 serde_json::json!({"conversation": c, "type": "incoming", "content": TEXT}).to_string()
             };
@@ -168,20 +189,24 @@ async fn measure(
                 .collect()
         })
         .await?;
-        rows.push(Row::of(format!("Messages created, {clients} clients (`POST /api/messages/`)"), &s, |s| {
-            rate(s, "msg/s")
-        }));
+        rows.extend(Row::throughput(
+            format!("Messages created, {clients} clients (`POST /api/messages/`)"),
+            &t,
+            "msg/s",
+            "message",
+        ));
     }
     if which.page {
-        let s = throughputs(args, "read", sides, 200, |side, addr| {
+        let t = throughputs(args, "read", sides, 200, |side, addr| {
             let path = format!("/api/messages/?conversation={}", side.meta.conversation);
             vec![client::get(addr, &path, &side.meta.api_key)]
         })
         .await?;
-        rows.push(Row::of(
+        rows.extend(Row::throughput(
             format!("Pages of 20 messages read, {clients} clients (`GET /api/messages/?conversation=`)"),
-            &s,
-            |s| rate(s, "pages/s"),
+            &t,
+            "pages/s",
+            "page",
         ));
     }
     if which.deep {
@@ -237,6 +262,28 @@ async fn measure(
 }
 
 impl Row {
+    /// A throughput's two rows: the rates, and the CPU time a request took (medians over the
+    /// rounds; Parlor's and the database backends').
+    fn throughput(what: String, t: &[Throughput], unit: &str, each: &str) -> [Row; 2] {
+        let rates: Vec<Stats> = t.iter().map(|t| t.rate).collect();
+        let cpu = |t: &Throughput| (t.parlor_us.median, t.database_us.median);
+        let figures = t
+            .iter()
+            .map(|t| match cpu(t) {
+                (p, d) if d > 0.0 => format!("{} µs ({} + {})", count(p + d), count(p), count(d)),
+                (p, _) => format!("{} µs (in Parlor)", count(p)),
+            })
+            .collect();
+        let total = |t: &Throughput| cpu(t).0 + cpu(t).1;
+        let n = t.len();
+        let cpu = Row {
+            what: format!("   CPU time per {each}: Parlor + PostgreSQL backends"),
+            figures,
+            ratio: total(&t[n - 1]) / total(&t[n - 2]),
+        };
+        [Row::of(what, &rates, |s| rate(s, unit)), cpu]
+    }
+
     /// `stats` in the sides' order, each shown with `show`; the ratio is of medians.
     fn of(what: String, stats: &[Stats], show: impl Fn(&Stats) -> String) -> Row {
         let n = stats.len();
@@ -253,31 +300,53 @@ fn slice(args: &Args) -> Duration {
     args.duration / args.rounds.max(1) as u32
 }
 
+/// What a throughput measurement gives for one side: requests per second, and CPU
+/// microseconds per request in Parlor and in the database.
+struct Throughput {
+    rate: Stats,
+    parlor_us: Stats,
+    database_us: Stats,
+}
+
 /// Requests per second of `args.clients` connections on each side, spread over its servers,
 /// each sending the next of the requests `requests` makes for that side (given the address
-/// its `Host` names); answers must have status `expect`.
+/// its `Host` names); answers must have status `expect`. The side's meter gives the CPU time
+/// each slice cost.
 async fn throughputs(
     args: &Args,
     what: &str,
-    sides: &[Side<'_>],
+    sides: &mut [Side<'_>],
     expect: u16,
     requests: impl Fn(&Side<'_>, SocketAddr) -> Vec<Vec<u8>>,
-) -> anyhow::Result<Vec<Stats>> {
+) -> anyhow::Result<Vec<Throughput>> {
     let requests: Vec<Vec<Vec<u8>>> = sides.iter().map(|s| requests(s, s.addrs[0])).collect();
-    let mut samples = vec![vec![]; sides.len()];
+    let mut samples = vec![(vec![], vec![], vec![]); sides.len()];
     for round in 0..=args.rounds {
         eprintln!("{what}: round {round}/{} (0 warms up)", args.rounds);
         let d = if round == 0 { slice(args).min(Duration::from_millis(500)) } else { slice(args) };
-        for ((side, reqs), out) in sides.iter().zip(&requests).zip(&mut samples) {
+        for ((side, reqs), out) in sides.iter_mut().zip(&requests).zip(&mut samples) {
             let (addrs, reqs, clients) = (side.addrs.clone(), reqs.clone(), args.clients);
-            let r =
+            let before = side.meter.sample().await?;
+            let started = Instant::now();
+            let rate =
                 on_client_thread(move || client::throughput_over(addrs, clients, d, reqs, expect)).await?;
+            let requests = rate * started.elapsed().as_secs_f64();
+            let used = side.meter.sample().await?.since(&before);
             if round > 0 {
-                out.push(r);
+                out.0.push(rate);
+                out.1.push(used.parlor * 1e6 / requests);
+                out.2.push(used.database * 1e6 / requests);
             }
         }
     }
-    Ok(samples.iter().map(|s| Stats::of(s)).collect())
+    Ok(samples
+        .iter()
+        .map(|(r, p, d)| Throughput {
+            rate: Stats::of(r),
+            parlor_us: Stats::of(p),
+            database_us: Stats::of(d),
+        })
+        .collect())
 }
 
 /// Latencies of the requests `requests` makes for each side, one request at a time: in each
@@ -325,10 +394,9 @@ async fn latencies(
 }
 
 /// The table, in Markdown: a column a side, and two instances against one.
-fn table(sides: &[Side<'_>], rows: &[Row]) -> String {
-    let labels: Vec<&str> = sides.iter().map(|s| s.label).collect();
+fn table(labels: &[&str], rows: &[Row]) -> String {
     let mut out = format!("| Measurement | {} | 2 instances ÷ 1 |\n|---|", labels.join(" | "));
-    out.push_str(&"---|".repeat(sides.len() + 1));
+    out.push_str(&"---|".repeat(labels.len() + 1));
     out.push('\n');
     for r in rows {
         out.push_str(&format!("| {} | {} | {:.2}× |\n", r.what, r.figures.join(" | "), r.ratio));

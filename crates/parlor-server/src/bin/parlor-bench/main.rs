@@ -20,6 +20,7 @@
 
 mod backends;
 mod client;
+mod cpu;
 mod dataset;
 mod records;
 mod report;
