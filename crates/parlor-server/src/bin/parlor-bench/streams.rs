@@ -90,6 +90,10 @@ impl Stack {
             .arg(&data)
             .arg("--config")
             .arg(&config)
+            // Every stream of the bench is one key's: the per-key cap (64 by default) would
+            // refuse all but the first few.
+            .arg("--max-streams-per-key")
+            .arg("0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
