@@ -211,6 +211,17 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::create_message`] does, and marks its conversation as being answered
     /// (`isAutoReplyNow`) until [`Store::finish_reply`].
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message>;
+    /// Stores a user's question and starts the bot's reply to it, in one transaction: both as
+    /// [`Store::create_message`] stores them (the reply right after the question), and the
+    /// conversation marked as being answered as [`Store::begin_reply`] marks it. Both are
+    /// stored or neither. `reply` must be in the question's conversation and not a contact's
+    /// message ([`crate::input::check_exchange`]). Returns the question and the reply.
+    async fn begin_exchange(
+        &self,
+        org: OrgId,
+        question: NewMessage,
+        reply: NewMessage,
+    ) -> StoreResult<(Message, Message)>;
     /// Saves the text produced so far, so readers and re-attaching clients see it.
     async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()>;
     /// Completes a reply in one transaction: its final text (now searchable), citations and

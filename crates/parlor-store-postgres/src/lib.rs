@@ -102,6 +102,11 @@ impl PgStore {
     }
 }
 
+/// The one message of a create of one.
+fn one(mut messages: Vec<Message>) -> StoreResult<Message> {
+    messages.pop().ok_or_else(|| StoreError::Backend("no message was stored".into()))
+}
+
 /// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is
 /// `NotFound`, the rest is a backend failure.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -279,7 +284,7 @@ impl Store for PgStore {
     }
 
     async fn create_message(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input, false).await
+        one(messages::create_messages(self, org, vec![input], false).await?)
     }
     async fn get_message(
         &self,
@@ -352,7 +357,16 @@ impl Store for PgStore {
     }
 
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input, true).await
+        one(messages::create_messages(self, org, vec![input], true).await?)
+    }
+    async fn begin_exchange(
+        &self,
+        org: OrgId,
+        question: NewMessage,
+        reply: NewMessage,
+    ) -> StoreResult<(Message, Message)> {
+        check_exchange(&question, &reply)?;
+        exchange_of(messages::create_messages(self, org, vec![question, reply], true).await?)
     }
     async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()> {
         replies::save_progress(self, org, message, content).await

@@ -83,6 +83,17 @@ pub(crate) fn outgoing(conversation: ConversationId, content: &str) -> NewMessag
     }
 }
 
+/// A bot reply begun empty, as the reply service begins one.
+pub(crate) fn bot_reply(conversation: ConversationId, bot: &Chatbot) -> NewMessage {
+    NewMessage {
+        kind: MessageType::Outgoing,
+        sender_type: SenderType::Bot,
+        sender: Some(Sender { id: Some(bot.id.0), name: bot.name.clone(), avatar: None }),
+        metadata: object(serde_json::json!({"finishReason": null})),
+        ..incoming(conversation, "")
+    }
+}
+
 pub(crate) async fn say(
     store: &dyn Store,
     org: OrgId,
