@@ -136,7 +136,7 @@ async fn answer(state: &AppState, org: OrgId, question: Message) -> StoreResult<
     let conversation = state.store.get_conversation(org, question.conversation).await?;
     let Some(chatbot) = conversation.chatbot else { return Ok(()) };
     let chatbot = state.store.get_chatbot(org, chatbot).await?;
-    let mut reply = replies::start(state, org, chatbot, question).await?;
+    let mut reply = replies::start(state, org, chatbot, replies::Question::Stored(question)).await?;
     while let Some(event) = reply.events.recv().await {
         if let ReplyEvent::Done { .. } = event {
             break;

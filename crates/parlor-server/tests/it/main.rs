@@ -17,6 +17,7 @@ mod openapi;
 mod operations;
 mod pagination;
 mod records;
+mod replies;
 mod resources;
 mod shutdown;
 mod sse;
