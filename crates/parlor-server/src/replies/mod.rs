@@ -145,7 +145,8 @@ async fn begin(
     // The requester may be gone: the reply goes on all the same.
     let _ = stored_tx.send(Ok((question.clone(), message.clone())));
     let engine_kind = if chatbot.model.is_none() { "knowledge" } else { "provider" };
-    let job = Job { state, org, chatbot: chatbot.id, engine_kind, question, message, tx, started };
+    let webhook = chatbot.webhook_url.is_some();
+    let job = Job { state, org, chatbot: chatbot.id, engine_kind, webhook, question, message, tx, started };
     job.run(asked).await;
 }
 
@@ -168,6 +169,10 @@ struct Job {
     chatbot: ChatbotId,
     /// The `engine` label of the engine metrics: the built-in engine or a configured provider.
     engine_kind: &'static str,
+    /// The chatbot had a webhook when the reply began: its delivery is written with the
+    /// reply's end, and the worker woken for it. (One set mid-reply still gets the delivery,
+    /// sent at the worker's next poll.)
+    webhook: bool,
     question: Message,
     message: Message,
     tx: mpsc::UnboundedSender<ReplyEvent>,
@@ -192,8 +197,11 @@ impl Job {
         let message = match self.finish(&outcome).await {
             Ok(m) => {
                 live::message(&self.state, self.org, &m).await;
-                // Its webhook delivery (if any) was stored with it: send it now.
-                self.state.webhooks.wake();
+                // Its webhook delivery was stored with it: send it now. Not woken for
+                // chatbots without a webhook: each wake costs the worker a write transaction.
+                if self.webhook {
+                    self.state.webhooks.wake();
+                }
                 m
             }
             Err(e) => {

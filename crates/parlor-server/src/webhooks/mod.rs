@@ -98,8 +98,8 @@ impl Webhooks {
         Webhooks { config: Arc::new(config), client, wake: Arc::new(Notify::new()) }
     }
 
-    /// Tells the worker a delivery may be due now (a reply just completed). A wake with no
-    /// worker waiting is kept for its next wait, so none is lost.
+    /// Tells the worker a delivery may be due now (a reply of a chatbot with a webhook just
+    /// completed). A wake with no worker waiting is kept for its next wait, so none is lost.
     pub fn wake(&self) {
         self.wake.notify_one();
     }

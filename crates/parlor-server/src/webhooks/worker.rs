@@ -1,8 +1,8 @@
 //! The delivery worker: claims due deliveries from the outbox, POSTs them, records each try.
 //!
 //! One per server, started by [`crate::app::serve`]. It sleeps until the next delivery is
-//! due, a reply completes ([`super::Webhooks::wake`]) or [`super::WebhookConfig::poll`]
-//! passes, whichever is first. Claims are leases in the database (`FOR UPDATE SKIP LOCKED`
+//! due, a reply of a chatbot with a webhook completes ([`super::Webhooks::wake`]) or
+//! [`super::WebhookConfig::poll`] passes, whichever is first. Claims are leases in the database (`FOR UPDATE SKIP LOCKED`
 //! on PostgreSQL), so instances sharing a database each take different deliveries. On
 //! shutdown it claims no more and lets the tries in flight finish (each is bounded by the
 //! timeout); anything left is sent by the next start.
