@@ -218,7 +218,7 @@ fn nested_field_error(parent: &str, field: &str, id: &str) -> Map<String, Value>
 
 /// Waits for the whole reply. Fails with 502 only when generation failed before any text.
 async fn whole_response(conversation: ConversationId, mut reply: replies::Reply) -> ApiResult<Response> {
-    while let Some(event) = reply.events.recv().await {
+    while let Some(event) = reply.events.next().await {
         if let ReplyEvent::Done { message, error } = event {
             if let Some(e) = &error
                 && message.content.is_empty()
@@ -262,7 +262,7 @@ fn stream_response(
     // The relay is the stream itself, polled by the connection: no task or channel of its own.
     let rest = futures::stream::unfold(Some((reply.events, 0usize)), move |relay| async move {
         let (mut events, mut sent) = relay?;
-        match events.recv().await? {
+        match events.next().await? {
             ReplyEvent::Delta(piece) => {
                 sent += piece.chars().count();
                 let data = json!({"conversationId": conversation, "content": piece, "done": false});

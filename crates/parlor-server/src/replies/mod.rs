@@ -22,16 +22,19 @@ mod ask;
 use crate::app::AppState;
 use crate::live;
 use ask::Asked;
-use futures::StreamExt;
+use futures::channel::mpsc;
+use futures::future::OptionFuture;
+use futures::{FutureExt, StreamExt};
 use parlor_core::clock;
+use parlor_core::clock::Timestamp;
 use parlor_core::engine::{EngineError, EngineEvent, EngineStream, Usage};
 use parlor_core::error::{StoreError, StoreResult};
-use parlor_core::id::{ChatbotId, OrgId};
+use parlor_core::id::{ChatbotId, MessageId, OrgId};
 use parlor_core::input::{FinishedReply, NewMessage, NewRecord};
 use parlor_core::model::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// How often the text of a reply in flight is saved.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -59,6 +62,8 @@ pub enum Question {
 pub struct Reply {
     pub question: Message,
     pub message: Message,
+    /// Unbounded (the reply never waits for its reader), and a list rather than tokio's blocks
+    /// of 32 slots: an idle stream's channel holds no empty slots.
     pub events: mpsc::UnboundedReceiver<ReplyEvent>,
 }
 
@@ -66,11 +71,16 @@ pub struct Reply {
 /// and the reply's message are stored (the request to the engine is on its way by then).
 /// An error means nothing was stored and no reply runs.
 pub async fn start(state: &AppState, org: OrgId, chatbot: Chatbot, question: Question) -> StoreResult<Reply> {
-    let (tx, events) = mpsc::unbounded_channel();
+    let (tx, events) = mpsc::unbounded();
     let (stored_tx, stored) = oneshot::channel();
     // On the tracker from the start: once handed over, the question is stored and answered
     // even if this request is dropped (its client went away) while it waits.
-    state.tasks.spawn(begin(state.clone(), org, chatbot, question, tx, stored_tx));
+    // The beginning's state (the reads, the commit and the request, side by side) is several
+    // KiB: boxed, it is freed once the reply runs, instead of sizing the task for its life.
+    let task = Box::pin(begin(state.clone(), org, chatbot, question, tx, stored_tx))
+        .then(|begun| OptionFuture::from(begun.map(|(job, asked)| job.run(asked))))
+        .map(drop);
+    state.tasks.spawn(task);
     let (question, message) =
         stored.await.map_err(|_| StoreError::Backend("the reply ended before it began".into()))??;
     Ok(Reply { question, message, events })
@@ -97,8 +107,8 @@ fn begun(chatbot: &Chatbot, conversation: parlor_core::id::ConversationId) -> Ne
     }
 }
 
-/// The reply's task: stores the question and the reply's message while the engine is asked,
-/// tells [`start`] how storing went, then runs the reply to its end.
+/// Stores the question and the reply's message while the engine is asked, and tells
+/// [`start`] how storing went; `None` when it failed (nothing was stored).
 async fn begin(
     state: AppState,
     org: OrgId,
@@ -106,7 +116,7 @@ async fn begin(
     question: Question,
     tx: mpsc::UnboundedSender<ReplyEvent>,
     stored_tx: oneshot::Sender<StoreResult<(Message, Message)>>,
-) {
+) -> Option<(Job, Asking)> {
     let started = Instant::now();
     let new = matches!(question, Question::New(_));
     let store = &state.store;
@@ -136,18 +146,20 @@ async fn begin(
         Ok(both) => both,
         Err(e) => {
             let _ = stored_tx.send(Err(e));
-            return;
+            return None;
         }
     };
     if new {
         live::message(&state, org, &question).await;
     }
+    let asker = Asker { id: question.id, created_at: question.created_at, content: question.content.clone() };
     // The requester may be gone: the reply goes on all the same.
-    let _ = stored_tx.send(Ok((question.clone(), message.clone())));
+    let _ = stored_tx.send(Ok((question, message.clone())));
     let engine_kind = if chatbot.model.is_none() { "knowledge" } else { "provider" };
     let webhook = chatbot.webhook_url.is_some();
-    let job = Job { state, org, chatbot: chatbot.id, engine_kind, webhook, question, message, tx, started };
-    job.run(asked).await;
+    let job =
+        Job { state, org, chatbot: chatbot.id, engine_kind, webhook, question: asker, message, tx, started };
+    Some((job, asked))
 }
 
 /// What the engine answered when asked: its stream and the passages it was given.
@@ -173,11 +185,18 @@ struct Job {
     /// reply's end, and the worker woken for it. (One set mid-reply still gets the delivery,
     /// sent at the worker's next poll.)
     webhook: bool,
-    question: Message,
+    question: Asker,
     message: Message,
     tx: mpsc::UnboundedSender<ReplyEvent>,
     /// When the engine was asked.
     started: Instant,
+}
+
+/// What the reply's record needs of its question.
+struct Asker {
+    id: MessageId,
+    created_at: Timestamp,
+    content: String,
 }
 
 /// What generation produced, however it ended.
@@ -213,7 +232,7 @@ impl Job {
                 m
             }
         };
-        let _ = self.tx.send(ReplyEvent::Done { message: Box::new(message), error: outcome.error });
+        let _ = self.tx.unbounded_send(ReplyEvent::Done { message: Box::new(message), error: outcome.error });
     }
 
     async fn generate(&self, asked: Asking) -> Outcome {
@@ -267,7 +286,7 @@ impl Job {
                     )
                     .await;
                     offset += piece.chars().count() as u64;
-                    let _ = self.tx.send(ReplyEvent::Delta(piece));
+                    let _ = self.tx.unbounded_send(ReplyEvent::Delta(piece));
                     if last_save.elapsed() >= PROGRESS_EVERY && out.content.len() != saved_len {
                         last_save = Instant::now();
                         saved_len = out.content.len();
