@@ -93,6 +93,9 @@ impl Webhooks {
             // replies go, and a 3xx is retried like any other non-2xx.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Parlor-Webhooks/", env!("CARGO_PKG_VERSION")))
+            // HTTP/2 is built in for providers that ask for it (`http2`); webhooks stay on
+            // HTTP/1.1, as before.
+            .http1_only()
             .build()
             .unwrap_or_default();
         Webhooks { config: Arc::new(config), client, wake: Arc::new(Notify::new()) }

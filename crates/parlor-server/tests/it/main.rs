@@ -10,6 +10,7 @@ mod completions;
 mod conversations;
 mod crash;
 mod events;
+mod http2;
 mod knowledge;
 mod limits;
 mod messages;
