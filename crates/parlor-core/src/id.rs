@@ -87,4 +87,6 @@ typed_id!(
     PassageId,
     /// A webhook delivery try.
     WebhookRecordId,
+    /// A widget visitor's session.
+    VisitorSessionId,
 );

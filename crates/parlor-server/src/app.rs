@@ -25,6 +25,10 @@ pub struct Limits {
     pub rate_per_key: u32,
     /// Requests a minute per client IP, for `/api/` routes; 0 is off.
     pub rate_per_ip: u32,
+    /// Widget visitor requests a minute per client IP (public routes: on by default); 0 is off.
+    pub widget_per_ip: u32,
+    /// Widget visitor requests a minute per visitor session; 0 is off.
+    pub widget_per_session: u32,
     /// Time a client has to send a request's head, and that a kept-alive connection may
     /// wait for its next request.
     pub header_timeout: Duration,
@@ -39,6 +43,8 @@ impl Default for Limits {
             upload: 20 * 1024 * 1024,
             rate_per_key: 0,
             rate_per_ip: 0,
+            widget_per_ip: 300,
+            widget_per_session: 60,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
         }
@@ -63,6 +69,8 @@ pub struct AppState {
     pub knowledge: Arc<dyn parlor_core::engine::Engine>,
     /// API keys found valid within the last second (see [`http::key_cache`]).
     pub keys: Arc<http::key_cache::KeyCache>,
+    /// The data dir: files uploaded through the widget live under it.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -77,6 +85,7 @@ impl AppState {
             engines: Arc::new(parlor_llm::Providers::empty()),
             knowledge: Arc::new(parlor_core::knowledge::KnowledgeEngine::default()),
             keys: Arc::default(),
+            data_dir: "./parlor-data".into(),
         }
     }
 

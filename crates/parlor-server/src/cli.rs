@@ -136,10 +136,13 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         upload: args.max_upload_bytes,
         rate_per_key: args.rate_limit_per_key,
         rate_per_ip: args.rate_limit_per_ip,
+        widget_per_ip: args.widget_rate_limit_per_ip,
+        widget_per_session: args.widget_rate_limit_per_session,
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
     };
     state.time_zone = args.time_zone;
+    state.data_dir = args.store.data_dir.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -44,6 +44,13 @@ pub struct ServeArgs {
     /// Behind a reverse proxy every client has the proxy's address: limit there instead.
     #[arg(long, env = "PARLOR_RATE_LIMIT_PER_IP", default_value_t = 0)]
     pub rate_limit_per_ip: u32,
+    /// Widget visitor requests a minute per client IP address (the public `/api/widget/`
+    /// routes, which need no key, so this one is on by default); 0 turns it off.
+    #[arg(long, env = "PARLOR_WIDGET_RATE_LIMIT_PER_IP", default_value_t = 300)]
+    pub widget_rate_limit_per_ip: u32,
+    /// Widget visitor requests a minute per visitor session; 0 turns it off.
+    #[arg(long, env = "PARLOR_WIDGET_RATE_LIMIT_PER_SESSION", default_value_t = 60)]
+    pub widget_rate_limit_per_session: u32,
     /// Seconds a client has to send a request's head; also how long a kept-alive
     /// connection may wait for its next request.
     #[arg(long, env = "PARLOR_HEADER_TIMEOUT_S", default_value_t = 30)]

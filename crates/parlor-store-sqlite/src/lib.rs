@@ -19,6 +19,7 @@ mod orgs;
 mod replies;
 mod rows;
 mod search;
+mod visitors;
 
 use async_trait::async_trait;
 use parlor_core::StoreError;
@@ -340,6 +341,21 @@ impl Store for SqliteStore {
     }
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>> {
         knowledge::passage_texts(self, org, chatbot).await
+    }
+
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)> {
+        visitors::find_web_chat(self, id).await
+    }
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession> {
+        visitors::create_visitor_session(self, org, web_chat, token_hash).await
+    }
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>> {
+        visitors::find_visitor_session(self, token_hash).await
     }
 
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {

@@ -141,7 +141,7 @@ mod tests {
         let find = |word: &'static str| {
             let s = s.clone();
             async move {
-                let filter = ConversationFilter { inbox: None, keyword: Query::keyword(word) };
+                let filter = ConversationFilter { inbox: None, keyword: Query::keyword(word), contact: None };
                 let page = CursorRequest { cursor: None, page_size: 10 };
                 s.list_conversations(org, filter, page).await.unwrap().items.len()
             }

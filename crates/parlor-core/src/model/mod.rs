@@ -8,6 +8,7 @@ mod conversation;
 mod knowledge;
 mod org;
 mod record;
+mod visitor;
 
 pub use chatbot::*;
 pub use contact::*;
@@ -15,6 +16,7 @@ pub use conversation::*;
 pub use knowledge::*;
 pub use org::*;
 pub use record::*;
+pub use visitor::*;
 
 /// A JSON object a client gave, returned with its keys untouched.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

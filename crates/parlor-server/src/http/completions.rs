@@ -206,7 +206,7 @@ fn nested_field_error(parent: &str, field: &str, id: &str) -> Map<String, Value>
 }
 
 /// Waits for the whole reply. Fails with 502 only when generation failed before any text.
-async fn whole_response(
+pub(crate) async fn whole_response(
     conversation: ConversationId,
     question: Message,
     mut reply: replies::Reply,
@@ -236,7 +236,7 @@ async fn whole_response(
 
 /// The reply as Server-Sent Events. Each event's id is `<botMessageId>:<characters so far>`,
 /// so a client knows exactly how much of the reply it has.
-fn stream_response(
+pub(crate) fn stream_response(
     state: AppState,
     conversation: ConversationId,
     question: Message,

@@ -85,7 +85,7 @@ async fn list(
         }
     };
     let keyword = url.get("keyword").filter(|k| !k.trim().is_empty());
-    let filter = ConversationFilter { inbox, keyword: keyword.and_then(Query::keyword) };
+    let filter = ConversationFilter { inbox, keyword: keyword.and_then(Query::keyword), contact: None };
     // A keyword with nothing searchable in it (only punctuation) matches nothing.
     let result = if keyword.is_some() && filter.keyword.is_none() {
         CursorPage { items: vec![], next: None, previous: None }

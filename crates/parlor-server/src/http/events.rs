@@ -68,13 +68,24 @@ async fn follow(
     Id(id): Id<ConversationId>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    state.store.get_conversation(auth.org, id).await?;
+    stream(state, auth.org, id, headers).await
+}
+
+/// The events of conversation `id` of `org`, resuming after `Last-Event-ID` if given; also
+/// what a widget visitor follows its own conversation with ([`super::widget`]).
+pub(crate) async fn stream(
+    state: AppState,
+    org: OrgId,
+    id: ConversationId,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    state.store.get_conversation(org, id).await?;
     let resume = parse_resume(&headers);
     // Validate a resume point now, so a bad one is a 404 rather than a silent restart.
     if let Some(Resume::After(m) | Resume::Inside(m, _)) = &resume {
         state
             .store
-            .get_message(auth.org, *m, Some(id))
+            .get_message(org, *m, Some(id))
             .await
             .map_err(|_| ApiError::NotFoundDetail("Invalid Last-Event-ID"))?;
     }
@@ -82,7 +93,7 @@ async fn follow(
     let live = state.store.events().subscribe();
     let follower = Follower {
         state: state.clone(),
-        org: auth.org,
+        org,
         conversation: id,
         tx,
         tracked: HashMap::new(),

@@ -86,7 +86,7 @@ pub async fn rate_limit(State(limits): State<RateLimits>, req: Request, next: Ne
 }
 
 /// DRF's 429: whole seconds, rounded up, never 0 (a client told 0 retries at once).
-fn throttled(wait: Duration) -> Response {
+pub(crate) fn throttled(wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let secs = secs.max(1);
     let detail = if secs == 1 {

@@ -74,7 +74,9 @@ impl TestApp {
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = configure(AppState::new(db.store.clone()));
+        let mut state = AppState::new(db.store.clone());
+        state.data_dir = db.data_dir.path().to_path_buf();
+        let state = configure(state);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             serve(listener, state, async { drop(stopped.await) }, Duration::from_secs(5))

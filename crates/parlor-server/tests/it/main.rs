@@ -17,3 +17,4 @@ mod operations;
 mod pagination;
 mod resources;
 mod sse;
+mod widget;

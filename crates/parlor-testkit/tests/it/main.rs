@@ -13,6 +13,7 @@ mod isolation;
 mod messages;
 mod orgs;
 mod search;
+mod visitors;
 
 use parlor_core::error::StoreError;
 use parlor_core::id::*;

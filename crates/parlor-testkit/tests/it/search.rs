@@ -9,7 +9,7 @@ use parlor_testkit::db::TestDb;
 /// The ids of conversations `keyword` finds, newest first.
 async fn find(s: &dyn Store, org: OrgId, keyword: &str) -> Vec<ConversationId> {
     let Some(q) = Query::keyword(keyword) else { return vec![] };
-    let filter = ConversationFilter { inbox: None, keyword: Some(q) };
+    let filter = ConversationFilter { inbox: None, keyword: Some(q), contact: None };
     s.list_conversations(org, filter, first_page(100)).await.unwrap().items.iter().map(|c| c.id).collect()
 }
 
@@ -110,7 +110,7 @@ backend_tests!(a_keyword_without_words_matches_nothing, |db: TestDb| async move 
     conv(s, &w, Some("?!"), &["...", "!!! ???"]).await;
     assert!(Query::keyword("?!").is_none());
     let empty = Query { clauses: vec![vec![]], combine: Combine::All };
-    let filter = ConversationFilter { inbox: None, keyword: Some(empty) };
+    let filter = ConversationFilter { inbox: None, keyword: Some(empty), contact: None };
     let page = s.list_conversations(w.org, filter, first_page(10)).await.unwrap();
     assert!(page.items.is_empty() && page.next.is_none() && page.previous.is_none());
 });
@@ -130,7 +130,7 @@ backend_tests!(keyword_pages_combine_with_the_inbox_filter, |db: TestDb| async m
     let p1 = s
         .list_conversations(
             w.org,
-            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q() },
+            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q(), contact: None },
             first_page(2),
         )
         .await
@@ -139,7 +139,7 @@ backend_tests!(keyword_pages_combine_with_the_inbox_filter, |db: TestDb| async m
     let p2 = s
         .list_conversations(
             w.org,
-            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q() },
+            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q(), contact: None },
             at(p1.next, 2),
         )
         .await
