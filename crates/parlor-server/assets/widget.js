@@ -303,6 +303,7 @@
     .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
     @media (max-width: 480px) {
       .panel { inset: 0; width: 100%; height: 100%; border-radius: 0; }
+      .panel:not([hidden]) ~ .launcher { display: none; } /* the panel's own close button serves */
       .msg { max-width: 92%; }
       textarea { font-size: 16px; } /* no zoom on focus in mobile Safari */
     }
@@ -339,6 +340,9 @@
     build() {
       const host = document.createElement("div");
       host.setAttribute("data-parlor-widget", WEB_CHAT);
+      // The host element itself is in the page: an inline `!important` reset outranks the
+      // page's own rules for it (`div { border: … }`), which `:host` in the shadow cannot.
+      host.setAttribute("style", "all: initial !important");
       this.shadow = host.attachShadow({ mode: "open" });
       const style = document.createElement("style");
       style.textContent = STYLE;

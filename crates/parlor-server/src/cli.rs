@@ -124,6 +124,10 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("  (also written to {})", f.display());
         }
         println!("  Demo chatbot: {}   web chat: {}", b.chatbot, b.web_chat);
+        println!(
+            "  Chat widget for any page: <script src=\"http://{}/widget/{}.js\" async></script>",
+            args.listen, b.web_chat
+        );
     }
     let providers = match &args.config {
         Some(path) => parlor_llm::Providers::from_file(path)
@@ -143,35 +147,46 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     state.time_zone = args.time_zone;
     state.data_dir = args.store.data_dir.clone();
+    // Signal handlers go in before the socket is bound: a bound socket is how callers see the
+    // server ready, and a SIGTERM right after must stop it gracefully, not kill it.
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, database = store.backend(), "Parlor is listening");
-    serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
+    serve(listener, state, shutdown, Duration::from_secs(args.shutdown_grace_s)).await?;
     store.close().await;
     tracing::info!("Parlor stopped");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let (int, term) = signals;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(int) => {}
+                _ = wait(term) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
