@@ -11,7 +11,10 @@ By default cells carry no per-cell style (openpyxl's fastest path, so the compar
 favours openpyxl); `--styled` adds the Rust writer's per-cell formats (top alignment,
 wrapped long text, number formats) through WriteOnlyCell.
 
-    python bench/openpyxl_export.py [ROWS] [PATH] [--styled] [--generate-only]
+`--no-scores` leaves the six score cells empty, as the server's export of unevaluated
+records does (`parlor-bench --only records` runs it so, beside the server's export).
+
+    python bench/openpyxl_export.py [ROWS] [PATH] [--styled] [--no-scores] [--generate-only]
 
 Needs `pip install openpyxl`.
 """
@@ -200,9 +203,13 @@ def main():
               file=sys.stderr)
         return
     exporter = Exporter("--styled" in args)
+    no_scores = "--no-scores" in args
     for first in range(0, rows, BATCH):
         for i in range(first, min(first + BATCH, rows)):
-            exporter.write(record(i))
+            row = record(i)
+            if no_scores:
+                row[6:12] = [None] * 6
+            exporter.write(row)
     exporter.save(path)
     import os
     print("wrote %d records to %s: %d bytes in %.2fs" % (rows, path, os.path.getsize(path),

@@ -78,6 +78,10 @@ pub enum EngineError {
     Cut,
     #[error("the chatbot's model is not configured: {0}")]
     NotConfigured(String),
+    /// Not the engine's fault: the server stopped, and its grace period ran out before the
+    /// reply was complete. What was produced is kept.
+    #[error("the server shut down before the reply was complete")]
+    ShuttingDown,
 }
 
 impl EngineError {
@@ -90,6 +94,7 @@ impl EngineError {
             EngineError::Timeout => "provider_timeout",
             EngineError::Cut => "provider_cut",
             EngineError::NotConfigured(_) => "model_not_configured",
+            EngineError::ShuttingDown => "server_shutdown",
         }
     }
 }

@@ -89,4 +89,7 @@ typed_id!(
     WebhookRecordId,
     /// A widget visitor's session.
     VisitorSessionId,
+    /// A webhook delivery: one bot reply on its way to the chatbot's `webhookUrl`, over
+    /// however many tries it takes.
+    WebhookDeliveryId,
 );

@@ -2,10 +2,11 @@
 //! into domain types by the HTTP layer. A patch field of `None` leaves the value as it is; a
 //! nullable field is `Option<Option<T>>` so "set to null" and "leave alone" differ.
 
+use crate::clock::Timestamp;
 use crate::id::*;
 use crate::model::{
     AccessType, Attachment, AttachmentType, Canvas, Citation, CitationNode, ConversationStatus, JsonObject,
-    MessageType, Sender, SenderType,
+    MessageType, Sender, SenderType, WebhookSecret,
 };
 
 /// Defaults of a new chatbot, where the request leaves a field out.
@@ -23,6 +24,8 @@ pub struct NewChatbot {
     pub temperature: f64,
     pub history_messages: i64,
     pub webhook_url: Option<String>,
+    /// The key webhook bodies are signed with; set with `webhook_url`.
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl NewChatbot {
@@ -37,6 +40,7 @@ impl NewChatbot {
             temperature: DEFAULT_TEMPERATURE,
             history_messages: DEFAULT_HISTORY_MESSAGES,
             webhook_url: None,
+            webhook_secret: None,
         }
     }
 }
@@ -51,6 +55,8 @@ pub struct ChatbotPatch {
     pub temperature: Option<f64>,
     pub history_messages: Option<i64>,
     pub webhook_url: Option<Option<String>>,
+    /// A new signing key (or none), given when `webhook_url` changes.
+    pub webhook_secret: Option<Option<WebhookSecret>>,
 }
 
 #[derive(Clone, Debug)]
@@ -190,6 +196,34 @@ pub struct NewRecord {
     pub finish_reason: String,
 }
 
+/// Which of a chatbot's records to read: those whose question was asked in `from..until`
+/// (`until` excluded), optionally narrowed by text. The text filters are case-insensitive
+/// substrings of the record's input and output (compared as [`crate::model::fold_case`]
+/// foldings); `None` or an empty string filters nothing.
+#[derive(Clone, Debug)]
+pub struct RecordFilter {
+    pub from: Timestamp,
+    pub until: Timestamp,
+    pub user_message: Option<String>,
+    pub bot_message: Option<String>,
+}
+
+impl RecordFilter {
+    /// The folded text to find in a record's folded input, when there is one to find.
+    pub fn input_needle(&self) -> Option<String> {
+        needle(self.user_message.as_deref())
+    }
+
+    /// The folded text to find in a record's folded output, when there is one to find.
+    pub fn output_needle(&self) -> Option<String> {
+        needle(self.bot_message.as_deref())
+    }
+}
+
+fn needle(text: Option<&str>) -> Option<String> {
+    text.filter(|t| !t.is_empty()).map(crate::model::fold_case)
+}
+
 /// Attachments a message had, as stored with it.
 pub type StoredAttachments = Vec<Attachment>;
 
@@ -205,4 +239,62 @@ pub struct DocumentPatch {
     pub title: Option<String>,
     pub content: Option<String>,
     pub metadata: Option<JsonObject>,
+}
+
+/// Sets `target` to `value` when the patch gives one: the one rule every patch follows, so
+/// each store applies a patch the same way instead of repeating it field by field.
+fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *target = v.clone();
+    }
+}
+
+impl ChatbotPatch {
+    /// Applies the given fields (not `webhook_secret`, which is stored apart from the view).
+    pub fn apply_to(&self, bot: &mut crate::model::Chatbot) {
+        set(&mut bot.name, &self.name);
+        set(&mut bot.instructions, &self.instructions);
+        set(&mut bot.welcome_message, &self.welcome_message);
+        set(&mut bot.fallback_message, &self.fallback_message);
+        set(&mut bot.model, &self.model);
+        set(&mut bot.temperature, &self.temperature);
+        set(&mut bot.history_messages, &self.history_messages);
+        set(&mut bot.webhook_url, &self.webhook_url);
+    }
+}
+
+impl WebChatPatch {
+    /// Applies the given fields but `chatbot`, which the store checks against the
+    /// organization before setting it.
+    pub fn apply_to(&self, w: &mut crate::model::WebChat) {
+        set(&mut w.name, &self.name);
+        set(&mut w.access_type, &self.access_type);
+        set(&mut w.welcome_message, &self.welcome_message);
+        set(&mut w.allowed_origins, &self.allowed_origins);
+        set(&mut w.is_active, &self.is_active);
+        set(&mut w.enable_file_upload, &self.enable_file_upload);
+    }
+}
+
+impl ContactPatch {
+    pub fn apply_to(&self, c: &mut crate::model::Contact) {
+        set(&mut c.name, &self.name);
+        set(&mut c.avatar, &self.avatar);
+        set(&mut c.email, &self.email);
+        set(&mut c.phone_number, &self.phone_number);
+        set(&mut c.source_id, &self.source_id);
+        set(&mut c.query_metadata, &self.query_metadata);
+    }
+}
+
+impl DocumentPatch {
+    /// Applies the given fields; a new content also updates `charactersCount`.
+    pub fn apply_to(&self, doc: &mut crate::model::Document) {
+        set(&mut doc.title, &self.title);
+        set(&mut doc.metadata, &self.metadata);
+        if let Some(content) = &self.content {
+            doc.characters_count = content.chars().count() as i64;
+            doc.content = content.clone();
+        }
+    }
 }

@@ -10,9 +10,22 @@ use crate::error::StoreResult;
 use crate::id::*;
 use crate::input::*;
 use crate::model::*;
-use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use crate::search::Query;
 use async_trait::async_trait;
+
+/// One connection pool's occupancy at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool (`"main"`; SQLite has `"write"` and `"read"`).
+    pub pool: &'static str,
+    /// Connections open now, idle or in use.
+    pub open: u32,
+    /// Of those, idle ones.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -28,6 +41,12 @@ pub trait Store: Send + Sync + 'static {
     /// The live-event bus of this database (in-process for SQLite, LISTEN/NOTIFY across
     /// instances for PostgreSQL).
     fn events(&self) -> std::sync::Arc<dyn crate::events::EventBus>;
+
+    /// The connection pools' occupancy, for `/metrics`. Read from the pools' own counters, so
+    /// it costs no query; a backend without pools reports none.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
 
     // --- organizations and keys -------------------------------------------------------------
 
@@ -215,4 +234,72 @@ pub trait Store: Send + Sync + 'static {
     /// metadata, its record, and the conversation no longer being answered.
     /// `NotFound` when the message is gone (its conversation was deleted mid-reply).
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message>;
+
+    // --- background replies -----------------------------------------------------------------
+    //
+    // An incoming message on a conversation with auto-reply on joins its conversation's queue;
+    // one runner at a time (per conversation, across instances) answers the queue oldest
+    // first. [`Store::finish_reply`] takes the answered question off the queue.
+
+    /// Queues `message` (an incoming message just stored) for a background reply when its
+    /// conversation has a chatbot and `autoReplyEnabled`; `false` (nothing queued) otherwise.
+    async fn queue_auto_reply(&self, org: OrgId, message: MessageId) -> StoreResult<bool>;
+    /// The conversation's oldest queued question, if any.
+    async fn next_auto_reply(&self, org: OrgId, conversation: ConversationId)
+    -> StoreResult<Option<Message>>;
+    /// Conversations with queued questions (to resume them after a restart).
+    async fn auto_reply_backlog(&self) -> StoreResult<Vec<(OrgId, ConversationId)>>;
+    /// Takes the conversation's reply lock if no one holds it: `true` when taken. Several
+    /// instances on one PostgreSQL database share it (a session advisory lock, released by
+    /// the database if the instance dies); SQLite has one process, whose runners already
+    /// take turns, so it is always `true` there.
+    async fn try_lock_conversation(&self, conversation: ConversationId) -> StoreResult<bool>;
+    async fn unlock_conversation(&self, conversation: ConversationId) -> StoreResult<()>;
+
+    // --- webhook deliveries -------------------------------------------------------------------
+    //
+    // [`Store::finish_reply`] writes a delivery (the outbox) when the answering chatbot has a
+    // `webhookUrl` and the question was an incoming message.
+
+    /// Claims up to `limit` deliveries due at `now`, oldest due first, for `lease`: until
+    /// then no one else (no other instance) takes them, and if this one dies they come due
+    /// again when the lease ends.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: crate::clock::Timestamp,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Stores a try's record and the delivery's next state in one transaction. A delivery
+    /// already delivered stays so.
+    async fn record_webhook_try(&self, attempt: WebhookTry) -> StoreResult<()>;
+    /// When the next pending delivery comes due (leases included), if any.
+    async fn next_webhook_due(&self) -> StoreResult<Option<crate::clock::Timestamp>>;
+    /// The chatbot's tries, newest first. `NotFound` for a chatbot not of `org`.
+    async fn list_webhook_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<WebhookRecord>>;
+    /// The chatbot's records matching `filter`, newest first by `(createdAt, id)`, one page
+    /// with the total. `NotFound` when the chatbot is not this organization's.
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>>;
+    /// Up to `limit` of the chatbot's records matching `filter`, newest first, strictly after
+    /// `after` in that order (from the newest when `None`): keyset batches for the export,
+    /// each costing the same however deep. An unknown chatbot gives no rows.
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>>;
 }

@@ -19,6 +19,8 @@ mod error;
 mod filename;
 mod layout;
 mod stream;
+#[doc(hidden)]
+pub mod synthetic;
 mod text;
 mod writer;
 

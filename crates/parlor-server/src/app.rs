@@ -34,6 +34,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest pause while a client sends a request body.
     pub body_timeout: Duration,
+    /// Streams (streamed completions, live events) one API key may hold open at once; 0 is
+    /// off.
+    pub streams_per_key: u32,
 }
 
 impl Default for Limits {
@@ -47,6 +50,8 @@ impl Default for Limits {
             widget_per_session: 60,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            // Generous: a busy web chat's backend streams one reply per visitor typing.
+            streams_per_key: 64,
         }
     }
 }
@@ -57,8 +62,14 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub limits: Limits,
     pub time_zone: chrono_tz::Tz,
-    /// Cancelled when the server shuts down: open streams end with it.
+    /// Cancelled when the server shuts down: events streams end with it (completions streams
+    /// go on until their reply ends).
     pub shutdown: CancellationToken,
+    /// Cancelled when shutdown's grace period is over: replies still generating stop there,
+    /// store what they produced, and their streams end with that.
+    pub grace_over: CancellationToken,
+    /// The streams each API key holds open (see [`http::limits::StreamSlots`]).
+    pub streams: Arc<http::limits::StreamSlots>,
     /// Work that outlives its request (replies); shutdown waits for it, up to a bound.
     pub tasks: TaskTracker,
     /// Provider names of the config, to validate chatbots' `model`.
@@ -69,8 +80,12 @@ pub struct AppState {
     pub knowledge: Arc<dyn parlor_core::engine::Engine>,
     /// API keys found valid within the last second (see [`http::key_cache`]).
     pub keys: Arc<http::key_cache::KeyCache>,
-    /// The data dir: files uploaded through the widget live under it.
-    pub data_dir: std::path::PathBuf,
+    /// Webhook delivery: settings, client, and the worker's wake-up.
+    pub webhooks: crate::webhooks::Webhooks,
+    /// The conversations whose background replies this process is answering.
+    pub auto_replies: Arc<crate::auto_reply::Runners>,
+    /// `--data-dir`: uploaded files live in its `uploads/` (see [`crate::uploads`]).
+    pub data_dir: Arc<std::path::Path>,
 }
 
 impl AppState {
@@ -80,13 +95,24 @@ impl AppState {
             limits: Limits::default(),
             time_zone: chrono_tz::UTC,
             shutdown: CancellationToken::new(),
+            grace_over: CancellationToken::new(),
+            streams: Arc::default(),
             tasks: TaskTracker::new(),
             providers: Arc::new(vec![]),
             engines: Arc::new(parlor_llm::Providers::empty()),
             knowledge: Arc::new(parlor_core::knowledge::KnowledgeEngine::default()),
             keys: Arc::default(),
-            data_dir: "./parlor-data".into(),
+            webhooks: crate::webhooks::Webhooks::default(),
+            auto_replies: Default::default(),
+            // `parlor serve`'s default; servers and tests set theirs with `with_data_dir`.
+            data_dir: Arc::from(std::path::Path::new("parlor-data")),
         }
+    }
+
+    /// Keeps uploads under this data dir.
+    pub fn with_data_dir(mut self, dir: &std::path::Path) -> Self {
+        self.data_dir = Arc::from(dir);
+        self
     }
 
     /// Uses these LLM providers (from the config file).
@@ -120,8 +146,14 @@ fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then waits for in-flight replies
-/// up to `grace`.
+/// How long after the grace period shutdown still waits: replies stopped at its end store
+/// what they produced, and their streams send their last event.
+const AFTER_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight replies (and
+/// webhook tries) and their streams finish, up to `grace`: events streams end at once, a completions stream
+/// when its reply does. Replies still generating when `grace` is over stop, store what they
+/// produced (`finishReason: "error"`), and their streams end with that as their last event.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -129,8 +161,13 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
+    let grace_over = state.grace_over.clone();
     let tasks = state.tasks.clone();
     let header_timeout = state.limits.header_timeout;
+    // Background work of this instance: webhook deliveries, and the replies left queued by
+    // the last run. Both end with the token; shutdown waits for them like for replies.
+    tasks.spawn(crate::webhooks::worker::run(state.clone()));
+    tasks.spawn(crate::auto_reply::resume(state.clone()));
     let router = http::router(state);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();
@@ -145,11 +182,36 @@ pub async fn serve(
         // Streams watch this token and end, so the graceful wait below can finish.
         token2.cancel();
     };
+    // The clock of a shutdown: the grace period, then a last margin after which nothing is
+    // waited for (a response that is no stream, such as a large export, could hold its
+    // connection longer).
+    let hard_stop = CancellationToken::new();
+    let timer = tokio::spawn({
+        let (token, hard_stop) = (token.clone(), hard_stop.clone());
+        async move {
+            token.cancelled().await;
+            tokio::time::sleep(grace).await;
+            grace_over.cancel();
+            tokio::time::sleep(AFTER_GRACE).await;
+            hard_stop.cancel();
+        }
+    });
     // Not `axum::serve`: it sets no timer, so slow clients could hold connections forever.
-    crate::conn::serve(listener, service, shutdown, header_timeout).await?;
-    tasks.close();
-    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!("shutdown: in-flight replies did not finish within {grace:?}");
+    // It returns once every connection has finished its response.
+    let served = tokio::select! {
+        served = crate::conn::serve(listener, service, shutdown, header_timeout) => served,
+        _ = hard_stop.cancelled() => {
+            tracing::warn!("shutdown: responses still open after the grace period");
+            Ok(())
+        }
+    };
+    if served.is_ok() {
+        tasks.close();
+        tokio::select! {
+            _ = tasks.wait() => {}
+            _ = hard_stop.cancelled() => tracing::warn!("shutdown: replies did not finish within {grace:?}"),
+        }
     }
-    Ok(())
+    timer.abort();
+    served
 }

@@ -134,7 +134,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("reading providers from {}", path.display()))?,
         None => parlor_llm::Providers::empty(),
     };
-    let mut state = AppState::new(store.clone()).with_providers(providers);
+    let mut state =
+        AppState::new(store.clone()).with_providers(providers).with_data_dir(&args.store.data_dir);
     state.limits = Limits {
         json_body: args.max_json_bytes,
         upload: args.max_upload_bytes,
@@ -144,12 +145,11 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         widget_per_session: args.widget_rate_limit_per_session,
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+        streams_per_key: args.max_streams_per_key,
     };
     state.time_zone = args.time_zone;
-    state.data_dir = args.store.data_dir.clone();
-    // Signal handlers go in before the socket is bound: a bound socket is how callers see the
-    // server ready, and a SIGTERM right after must stop it gracefully, not kill it.
-    let shutdown = shutdown_signal();
+    state.webhooks = crate::webhooks::Webhooks::new(args.webhook_config());
+    let shutdown = shutdown_signal().context("installing the signal handlers")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -160,33 +160,26 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
-/// the future is first polled.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled: a bound port means ready, so a signal sent the moment it answers
+/// must already stop the server gracefully rather than kill it.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let signals = {
+    {
         use tokio::signal::unix::{SignalKind, signal};
-        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
-    };
-    async move {
-        #[cfg(unix)]
-        {
-            let (int, term) = signals;
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => drop(s.recv().await),
-                    None => std::future::pending::<()>().await,
-                }
-            };
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
             tokio::select! {
-                _ = wait(int) => {}
-                _ = wait(term) => {}
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        tracing::info!("shutdown signal received");
+            tracing::info!("shutdown signal received");
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received");
+    })
 }

@@ -58,7 +58,34 @@ pub struct ServeArgs {
     /// Longest pause, in seconds, while a client sends a request body.
     #[arg(long, env = "PARLOR_BODY_TIMEOUT_S", default_value_t = 30)]
     pub body_timeout_s: u64,
-    /// Seconds shutdown waits for in-flight replies before giving up on them.
+    /// Streams (streamed completions and live events) one API key may hold open at once;
+    /// over it, 429 with `Retry-After`. 0 turns the cap off.
+    #[arg(long, env = "PARLOR_MAX_STREAMS_PER_KEY", default_value_t = 64)]
+    pub max_streams_per_key: u32,
+    /// Seconds shutdown lets in-flight replies and their streams go on; replies still
+    /// generating then stop and store what they produced.
     #[arg(long, env = "PARLOR_SHUTDOWN_GRACE_S", default_value_t = 30)]
     pub shutdown_grace_s: u64,
+    /// Seconds one webhook try may take before it counts as failed (and is retried).
+    #[arg(long, env = "PARLOR_WEBHOOK_TIMEOUT_S", default_value_t = 10)]
+    pub webhook_timeout_s: u64,
+    /// Webhook tries per reply in all; retries wait `--webhook-first-retry-s`, then twice
+    /// that each time (with jitter). The defaults spread 7 tries over about 10 minutes.
+    #[arg(long, env = "PARLOR_WEBHOOK_ATTEMPTS", default_value_t = 7)]
+    pub webhook_attempts: i64,
+    /// Seconds before a failed webhook delivery is first retried.
+    #[arg(long, env = "PARLOR_WEBHOOK_FIRST_RETRY_S", default_value_t = 10)]
+    pub webhook_first_retry_s: u64,
+}
+
+impl ServeArgs {
+    /// The webhook settings these options give (the rest at their defaults).
+    pub fn webhook_config(&self) -> crate::webhooks::WebhookConfig {
+        crate::webhooks::WebhookConfig {
+            timeout: std::time::Duration::from_secs(self.webhook_timeout_s.max(1)),
+            first_retry: std::time::Duration::from_secs(self.webhook_first_retry_s),
+            max_attempts: self.webhook_attempts.max(1),
+            ..Default::default()
+        }
+    }
 }

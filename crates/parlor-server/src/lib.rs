@@ -2,6 +2,7 @@
 //! and the `parlor` command line. `main.rs` is a thin wrapper over [`cli::run`].
 
 pub mod app;
+pub mod auto_reply;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
@@ -13,3 +14,5 @@ pub mod live;
 pub mod metrics;
 pub mod replies;
 pub mod storage;
+pub mod uploads;
+pub mod webhooks;

@@ -5,6 +5,10 @@
 //! period). The requesting client follows the reply through its own channel; the text
 //! produced so far is saved every [`PROGRESS_EVERY`] so readers (and re-attaching clients)
 //! see it, and the end is stored in one transaction with the reply's record.
+//!
+//! At shutdown a reply goes on until its grace period is over; then it stops and stores what
+//! it produced, as a failed reply ([`EngineError::ShuttingDown`]). Engine latency and tokens
+//! go to `/metrics` ([`crate::metrics::engine_reply`]).
 
 use crate::app::AppState;
 use crate::live;
@@ -103,9 +107,12 @@ struct Outcome {
 impl Job {
     async fn run(self) {
         let outcome = self.generate().await;
+        crate::metrics::engine_reply(self.engine_kind(), self.started.elapsed(), outcome.usage.as_ref());
         let message = match self.finish(&outcome).await {
             Ok(m) => {
                 live::message(&self.state, self.org, &m).await;
+                // Its webhook delivery (if any) was stored with it: send it now.
+                self.state.webhooks.wake();
                 m
             }
             Err(e) => {
@@ -150,9 +157,22 @@ impl Job {
         let mut last_save = Instant::now();
         let mut saved_len = 0;
         let mut offset = 0u64;
-        while let Some(event) = stream.next().await {
+        loop {
+            let event = tokio::select! {
+                e = stream.next() => e,
+                // Shutdown's grace period is over: keep what was produced, end here.
+                _ = self.state.grace_over.cancelled() => {
+                    out.finish = FinishReason::Error;
+                    out.error = Some(EngineError::ShuttingDown);
+                    return out;
+                }
+            };
+            let Some(event) = event else { break };
             match event {
                 Ok(EngineEvent::Delta(piece)) => {
+                    if offset == 0 && !piece.is_empty() {
+                        crate::metrics::engine_first_token(self.engine_kind(), self.started.elapsed());
+                    }
                     out.content.push_str(&piece);
                     live::delta(
                         &self.state,
@@ -195,6 +215,11 @@ impl Job {
         out.finish = FinishReason::Error;
         out.error = Some(EngineError::Cut);
         out
+    }
+
+    /// The `engine` label of the engine metrics: the built-in engine or a configured provider.
+    fn engine_kind(&self) -> &'static str {
+        if self.chatbot.model.is_none() { "knowledge" } else { "provider" }
     }
 
     /// The engine and what it is asked: instructions, recent history, retrieved passages.
@@ -248,16 +273,8 @@ impl Job {
                 .map_err(internal)?
         };
         let passages = ranked_passages(rerank(&self.question.content, hits));
-        let image_urls = self
-            .question
-            .attachments
-            .iter()
-            .filter(|a| {
-                a.kind == AttachmentType::Image
-                    && (a.file.starts_with("http://") || a.file.starts_with("https://"))
-            })
-            .map(|a| a.file.clone())
-            .collect();
+        // External images as URLs, uploaded ones inline (the provider cannot reach Parlor).
+        let image_urls = crate::uploads::image_urls(&self.state, self.org, &self.question.attachments).await;
         Ok((
             engine,
             GenerateRequest {

@@ -8,6 +8,7 @@
 //! and counters are bumped in place (`UPDATE … RETURNING`). Keyword search runs on a
 //! generated `tsvector` of normalized text with a GIN index.
 
+mod auto_replies;
 mod chatbots;
 mod contacts;
 mod conversations;
@@ -15,10 +16,12 @@ mod events;
 mod knowledge;
 mod messages;
 mod orgs;
+mod records;
 mod replies;
 mod rows;
 mod search;
 mod visitors;
+mod webhooks;
 
 use async_trait::async_trait;
 use parlor_core::StoreError;
@@ -26,7 +29,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -60,6 +63,12 @@ pub struct PgStore {
     pool: PgPool,
     /// Live events across every instance on this database.
     events: std::sync::Arc<events::PgBus>,
+    /// How to open the lock connection.
+    connect: PgConnectOptions,
+    /// One connection outside the pool holding this instance's conversation locks (session
+    /// advisory locks): they live as long as it, so a crashed instance releases them all, and
+    /// a reply in progress does not keep a pool connection.
+    locks: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgConnection>>>,
 }
 
 /// A write transaction.
@@ -78,12 +87,14 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(StoreError::backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::backend)?;
         let events = std::sync::Arc::new(events::PgBus::start(pool.clone()));
-        Ok(PgStore { pool, events })
+        let store = PgStore { pool, events, connect, locks: Default::default() };
+        records::fold_old_records(&store).await?;
+        Ok(store)
     }
 
     /// Starts a transaction (READ COMMITTED; rows a use case changes are locked explicitly).
@@ -114,6 +125,17 @@ impl Store for PgStore {
         self.events.clone()
     }
 
+    /// The one pool, from sqlx's counters (no query). The event bus's publisher keeps one of
+    /// its connections once it has published, so one shows in use even at rest.
+    fn pool_stats(&self) -> Vec<parlor_core::store::PoolStats> {
+        vec![parlor_core::store::PoolStats {
+            pool: "main",
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
         Ok(())
@@ -121,6 +143,9 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.events.stop();
+        if let Some(c) = self.locks.lock().await.take() {
+            let _ = sqlx::Connection::close(c).await;
+        }
         self.pool.close().await;
     }
 
@@ -350,6 +375,67 @@ impl Store for PgStore {
     }
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message> {
         replies::finish_reply(self, org, reply).await
+    }
+
+    async fn queue_auto_reply(&self, org: OrgId, message: MessageId) -> StoreResult<bool> {
+        auto_replies::queue(self, org, message).await
+    }
+    async fn next_auto_reply(
+        &self,
+        org: OrgId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<Message>> {
+        auto_replies::next(self, org, conversation).await
+    }
+    async fn auto_reply_backlog(&self) -> StoreResult<Vec<(OrgId, ConversationId)>> {
+        auto_replies::backlog(self).await
+    }
+    async fn try_lock_conversation(&self, conversation: ConversationId) -> StoreResult<bool> {
+        auto_replies::try_lock(self, conversation).await
+    }
+    async fn unlock_conversation(&self, conversation: ConversationId) -> StoreResult<()> {
+        auto_replies::unlock(self, conversation).await
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        now: parlor_core::clock::Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        webhooks::claim(self, now, lease, limit).await
+    }
+    async fn record_webhook_try(&self, attempt: WebhookTry) -> StoreResult<()> {
+        webhooks::record_try(self, attempt).await
+    }
+    async fn next_webhook_due(&self) -> StoreResult<Option<parlor_core::clock::Timestamp>> {
+        webhooks::next_due(self).await
+    }
+    async fn list_webhook_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<WebhookRecord>> {
+        webhooks::list_records(self, org, chatbot, page).await
+    }
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>> {
+        records::list_records(self, org, chatbot, filter, page).await
+    }
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        records::record_batch(self, org, chatbot, filter, after, limit).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Bot replies in flight and their completion: the final text (now searchable), citations
 //! and metadata, the question/answer record, and the conversation's "being answered"
-//! counter, all in one transaction so a reply is never half-finished.
+//! counter, all in one transaction so a reply is never half-finished. The same transaction
+//! takes the question off the background queue and writes the webhook delivery.
 
 use crate::messages::get_message;
 use crate::rows::{get, to_json};
@@ -10,7 +11,7 @@ use parlor_core::StoreError;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{MessageId, OrgId};
 use parlor_core::input::FinishedReply;
-use parlor_core::model::Message;
+use parlor_core::model::{Message, fold_case};
 use parlor_core::search::normalize;
 use uuid::Uuid;
 
@@ -70,8 +71,9 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         let rec = &r.record;
         sqlx::query(
             "INSERT INTO records (id, org_id, chatbot_id, conversation_id, contact_id, user_message_id, input_message,
-                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at)
-             SELECT $1, $2, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM chatbots
+                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at,
+                input_folded, output_folded)
+             SELECT $1, $2, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17 FROM chatbots
              WHERE org_id = $2 AND id = $15",
         )
         .bind(r.message.0)
@@ -89,11 +91,17 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         .bind(if get::<i64>(&q, "earlier")? == 0 { "New" } else { "Follow" })
         .bind(get::<DateTime<Utc>>(&q, "created_at")?)
         .bind(rec.chatbot.0)
+        .bind(fold_case(&rec.input_message))
+        .bind(fold_case(&r.content))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
     }
     let m = get_message(&mut *tx, org, r.message, None).await?;
+    // Off the background queue (if it came from there), and into the webhook outbox (if the
+    // chatbot has a webhook): with the reply or not at all.
+    crate::auto_replies::answered(&mut tx, r.record.user_message).await?;
+    crate::webhooks::queue_delivery(&mut tx, org, r.record.chatbot, r.record.user_message, &m).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(m)
 }

@@ -58,8 +58,8 @@ pub(crate) async fn create_chatbot(s: &SqliteStore, org: OrgId, input: NewChatbo
     let mut tx = s.begin().await?;
     sqlx::query(
         "INSERT INTO chatbots (id, org_id, name, instructions, welcome_message, fallback_message, model,
-            temperature, history_messages, webhook_url, api_web_chat_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            temperature, history_messages, webhook_url, webhook_secret, api_web_chat_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.0)
     .bind(org.0)
@@ -71,6 +71,7 @@ pub(crate) async fn create_chatbot(s: &SqliteStore, org: OrgId, input: NewChatbo
     .bind(input.temperature)
     .bind(input.history_messages)
     .bind(&input.webhook_url)
+    .bind(input.webhook_secret.as_ref().map(|k| k.0.as_str()))
     .bind(web_chat.0)
     .bind(now.micros())
     .bind(now.micros())
@@ -140,30 +141,7 @@ pub(crate) async fn update_chatbot(
 ) -> StoreResult<Chatbot> {
     let mut tx = s.begin().await?;
     let mut bot = get_chatbot(&mut *tx, org, id).await?;
-    if let Some(v) = p.name {
-        bot.name = v;
-    }
-    if let Some(v) = p.instructions {
-        bot.instructions = v;
-    }
-    if let Some(v) = p.welcome_message {
-        bot.welcome_message = v;
-    }
-    if let Some(v) = p.fallback_message {
-        bot.fallback_message = v;
-    }
-    if let Some(v) = p.model {
-        bot.model = v;
-    }
-    if let Some(v) = p.temperature {
-        bot.temperature = v;
-    }
-    if let Some(v) = p.history_messages {
-        bot.history_messages = v;
-    }
-    if let Some(v) = p.webhook_url {
-        bot.webhook_url = v;
-    }
+    p.apply_to(&mut bot);
     bot.updated_at = clock::now();
     sqlx::query(
         "UPDATE chatbots SET name = ?, instructions = ?, welcome_message = ?, fallback_message = ?, model = ?,
@@ -184,6 +162,15 @@ pub(crate) async fn update_chatbot(
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
+    // The signing key changes only with the URL (the caller decides), never shown here.
+    if let Some(secret) = p.webhook_secret {
+        sqlx::query("UPDATE chatbots SET webhook_secret = ? WHERE id = ?")
+            .bind(secret.as_ref().map(|k| k.0.as_str()))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
     tx.commit().await.map_err(map_err)?;
     Ok(bot)
 }
@@ -290,24 +277,7 @@ pub(crate) async fn update_web_chat(
         }
         w.chatbot = bot;
     }
-    if let Some(v) = p.name {
-        w.name = v;
-    }
-    if let Some(v) = p.access_type {
-        w.access_type = v;
-    }
-    if let Some(v) = p.welcome_message {
-        w.welcome_message = v;
-    }
-    if let Some(v) = p.allowed_origins {
-        w.allowed_origins = v;
-    }
-    if let Some(v) = p.is_active {
-        w.is_active = v;
-    }
-    if let Some(v) = p.enable_file_upload {
-        w.enable_file_upload = v;
-    }
+    p.apply_to(&mut w);
     sqlx::query(
         "UPDATE web_chats SET chatbot_id = ?, name = ?, access_type = ?, welcome_message = ?, allowed_origins = ?,
             is_active = ?, enable_file_upload = ?, updated_at = ?

@@ -170,24 +170,7 @@ pub(crate) async fn update_contact(
 ) -> StoreResult<Contact> {
     let mut tx = s.begin().await?;
     let mut c = get_contact(&mut tx, org, id).await?;
-    if let Some(v) = p.name {
-        c.name = v;
-    }
-    if let Some(v) = p.avatar {
-        c.avatar = v;
-    }
-    if let Some(v) = p.email {
-        c.email = v;
-    }
-    if let Some(v) = p.phone_number {
-        c.phone_number = v;
-    }
-    if let Some(v) = p.source_id {
-        c.source_id = v;
-    }
-    if let Some(v) = p.query_metadata {
-        c.query_metadata = v;
-    }
+    p.apply_to(&mut c);
     c.updated_at = clock::now();
     sqlx::query(
         "UPDATE contacts SET name = ?, avatar = ?, email = ?, phone_number = ?, source_id = ?, query_metadata = ?,

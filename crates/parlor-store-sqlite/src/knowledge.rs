@@ -178,16 +178,7 @@ pub(crate) async fn update_document(
 ) -> StoreResult<Document> {
     let mut tx = s.begin().await?;
     let mut doc = get_document(&mut tx, org, chatbot, id).await?;
-    if let Some(v) = p.title {
-        doc.title = v;
-    }
-    if let Some(v) = p.content {
-        doc.characters_count = v.chars().count() as i64;
-        doc.content = v;
-    }
-    if let Some(v) = p.metadata {
-        doc.metadata = v;
-    }
+    p.apply_to(&mut doc);
     doc.updated_at = clock::now();
     write_document(&mut tx, org, &doc, false).await?;
     tx.commit().await.map_err(map_err)?;

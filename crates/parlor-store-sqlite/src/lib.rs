@@ -7,6 +7,7 @@
 //! a transaction never fails half-way with `SQLITE_BUSY` when it turns from reading to
 //! writing. Reads use a separate pool of several connections. Keyword search runs on FTS5.
 
+mod auto_replies;
 mod chatbots;
 mod contacts;
 mod conversations;
@@ -16,10 +17,12 @@ mod knowledge;
 mod message_index;
 mod messages;
 mod orgs;
+mod records;
 mod replies;
 mod rows;
 mod search;
 mod visitors;
+mod webhooks;
 
 use async_trait::async_trait;
 use parlor_core::StoreError;
@@ -27,7 +30,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::sqlite::{
@@ -74,7 +77,9 @@ impl SqliteStore {
             .await
             .map_err(StoreError::backend)?;
         let creates = group_commit::Creates::start(write.clone());
-        Ok(SqliteStore { events: Default::default(), write, read, creates })
+        let store = SqliteStore { events: Default::default(), write, read, creates };
+        records::fold_old_records(&store).await?;
+        Ok(store)
     }
 
     /// Starts a write transaction holding SQLite's write lock.
@@ -107,6 +112,16 @@ pub fn connect_options(path: &Path) -> SqliteConnectOptions {
         .pragma("cache_size", "-16000")
 }
 
+/// A pool's occupancy, from sqlx's counters (no query).
+fn pool_stats(name: &'static str, pool: &SqlitePool) -> parlor_core::store::PoolStats {
+    parlor_core::store::PoolStats {
+        pool: name,
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 /// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is
 /// `NotFound`, the rest is a backend failure.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -137,6 +152,10 @@ impl Store for SqliteStore {
 
     fn events(&self) -> std::sync::Arc<dyn parlor_core::events::EventBus> {
         self.events.clone()
+    }
+
+    fn pool_stats(&self) -> Vec<parlor_core::store::PoolStats> {
+        vec![pool_stats("write", &self.write), pool_stats("read", &self.read)]
     }
 
     async fn create_org(&self, name: &str) -> StoreResult<Organization> {
@@ -366,5 +385,69 @@ impl Store for SqliteStore {
     }
     async fn finish_reply(&self, org: OrgId, reply: FinishedReply) -> StoreResult<Message> {
         replies::finish_reply(self, org, reply).await
+    }
+
+    async fn queue_auto_reply(&self, org: OrgId, message: MessageId) -> StoreResult<bool> {
+        auto_replies::queue(self, org, message).await
+    }
+    async fn next_auto_reply(
+        &self,
+        org: OrgId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<Message>> {
+        auto_replies::next(self, org, conversation).await
+    }
+    async fn auto_reply_backlog(&self) -> StoreResult<Vec<(OrgId, ConversationId)>> {
+        auto_replies::backlog(self).await
+    }
+    async fn try_lock_conversation(&self, conversation: ConversationId) -> StoreResult<bool> {
+        // One process: its runners already take turns per conversation.
+        let _ = conversation;
+        Ok(true)
+    }
+    async fn unlock_conversation(&self, conversation: ConversationId) -> StoreResult<()> {
+        let _ = conversation;
+        Ok(())
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        now: parlor_core::clock::Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        webhooks::claim(self, now, lease, limit).await
+    }
+    async fn record_webhook_try(&self, attempt: WebhookTry) -> StoreResult<()> {
+        webhooks::record_try(self, attempt).await
+    }
+    async fn next_webhook_due(&self) -> StoreResult<Option<parlor_core::clock::Timestamp>> {
+        webhooks::next_due(self).await
+    }
+    async fn list_webhook_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<WebhookRecord>> {
+        webhooks::list_records(self, org, chatbot, page).await
+    }
+    async fn list_records(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        page: PageRequest,
+    ) -> StoreResult<NumberPage<Record>> {
+        records::list_records(self, org, chatbot, filter, page).await
+    }
+    async fn record_batch(
+        &self,
+        org: OrgId,
+        chatbot: ChatbotId,
+        filter: &RecordFilter,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        records::record_batch(self, org, chatbot, filter, after, limit).await
     }
 }

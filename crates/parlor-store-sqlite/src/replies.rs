@@ -9,7 +9,7 @@ use parlor_core::StoreError;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{MessageId, OrgId};
 use parlor_core::input::FinishedReply;
-use parlor_core::model::Message;
+use parlor_core::model::{Message, fold_case};
 use uuid::Uuid;
 
 pub(crate) async fn save_progress(
@@ -69,8 +69,9 @@ pub(crate) async fn finish_reply(s: &SqliteStore, org: OrgId, r: FinishedReply) 
         let rec = &r.record;
         sqlx::query(
             "INSERT INTO records (id, org_id, chatbot_id, conversation_id, contact_id, user_message_id, input_message,
-                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at)
-             SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM chatbots WHERE org_id = ? AND id = ?",
+                condense_message, output_message, context, reply_time_ms, error, finish_reason, kind, created_at,
+                input_folded, output_folded)
+             SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM chatbots WHERE org_id = ? AND id = ?",
         )
         .bind(r.message.0)
         .bind(org.0)
@@ -86,6 +87,8 @@ pub(crate) async fn finish_reply(s: &SqliteStore, org: OrgId, r: FinishedReply) 
         .bind(&rec.finish_reason)
         .bind(if get::<i64>(&q, "earlier")? == 0 { "New" } else { "Follow" })
         .bind(get::<i64>(&q, "created_at")?)
+        .bind(fold_case(&rec.input_message))
+        .bind(fold_case(&r.content))
         .bind(org.0)
         .bind(rec.chatbot.0)
         .execute(&mut *tx)
@@ -93,6 +96,10 @@ pub(crate) async fn finish_reply(s: &SqliteStore, org: OrgId, r: FinishedReply) 
         .map_err(map_err)?;
     }
     let m = get_message(&mut *tx, org, r.message, None).await?;
+    // Off the background queue (if it came from there), and into the webhook outbox (if the
+    // chatbot has a webhook): with the reply or not at all.
+    crate::auto_replies::answered(&mut tx, r.record.user_message).await?;
+    crate::webhooks::queue_delivery(&mut tx, org, r.record.chatbot, r.record.user_message, &m).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(m)
 }

@@ -9,6 +9,7 @@ mod knowledge;
 mod org;
 mod record;
 mod visitor;
+mod webhook;
 
 pub use chatbot::*;
 pub use contact::*;
@@ -17,6 +18,7 @@ pub use knowledge::*;
 pub use org::*;
 pub use record::*;
 pub use visitor::*;
+pub use webhook::*;
 
 /// A JSON object a client gave, returned with its keys untouched.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

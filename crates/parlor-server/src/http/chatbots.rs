@@ -1,4 +1,6 @@
 //! `/chatbots/`: a ModelViewSet of chatbots. Creating one also creates its API web chat.
+//! The response that sets `webhookUrl` carries the new `webhookSecret`, the only time it is
+//! shown (see [`crate::webhooks::secret_for`]).
 
 use super::error::ApiResult;
 use super::extract::{Auth, Id, JsonBody};
@@ -11,10 +13,26 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use parlor_core::id::ChatbotId;
 use parlor_core::input::{ChatbotPatch, NewChatbot};
-use parlor_core::model::Chatbot;
+use parlor_core::model::{Chatbot, WebhookSecret};
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// A chatbot as written: with `webhookSecret` when this request set a new one.
+#[derive(Serialize)]
+struct Written {
+    #[serde(flatten)]
+    chatbot: Chatbot,
+    #[serde(rename = "webhookSecret", skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
+}
+
+impl Written {
+    fn new(chatbot: Chatbot, secret: Option<Option<WebhookSecret>>) -> Json<Written> {
+        Json(Written { chatbot, webhook_secret: secret.flatten().map(|k| k.0) })
+    }
+}
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(
@@ -106,6 +124,7 @@ fn fields(body: &mut Body, need: Need, providers: &[String]) -> ChatbotPatch {
         temperature: body.number("temperature", 0.0, 2.0),
         history_messages: body.integer("historyMessages", 0, 100),
         webhook_url: body.url("webhookUrl", Need::Optional, true),
+        webhook_secret: None,
     }
 }
 
@@ -131,7 +150,7 @@ async fn create(
     State(state): State<AppState>,
     auth: Auth,
     JsonBody(mut body): JsonBody,
-) -> ApiResult<(StatusCode, Json<Chatbot>)> {
+) -> ApiResult<(StatusCode, Json<Written>)> {
     let p = fields(&mut body, Need::Required, &state.providers);
     body.finish()?;
     let mut input = NewChatbot::named(p.name.unwrap_or_default());
@@ -147,8 +166,11 @@ async fn create(
     if let Some(h) = p.history_messages {
         input.history_messages = h;
     }
+    let secret = crate::webhooks::secret_for(None, &p.webhook_url);
     input.webhook_url = p.webhook_url.flatten();
-    Ok((StatusCode::CREATED, Json(state.store.create_chatbot(auth.org, input).await?)))
+    input.webhook_secret = secret.clone().flatten();
+    let bot = state.store.create_chatbot(auth.org, input).await?;
+    Ok((StatusCode::CREATED, Written::new(bot, secret)))
 }
 
 /// One chatbot.
@@ -169,12 +191,14 @@ async fn change(
     id: ChatbotId,
     mut body: Body,
     need: Need,
-) -> ApiResult<Json<Chatbot>> {
+) -> ApiResult<Json<Written>> {
     // 404 before 400: DRF looks the object up before validating.
-    state.store.get_chatbot(auth.org, id).await?;
-    let patch = fields(&mut body, need, &state.providers);
+    let current = state.store.get_chatbot(auth.org, id).await?;
+    let mut patch = fields(&mut body, need, &state.providers);
     body.finish()?;
-    Ok(Json(state.store.update_chatbot(auth.org, id, patch).await?))
+    patch.webhook_secret = crate::webhooks::secret_for(current.webhook_url.as_deref(), &patch.webhook_url);
+    let secret = patch.webhook_secret.clone();
+    Ok(Written::new(state.store.update_chatbot(auth.org, id, patch).await?, secret))
 }
 
 /// Replaces a chatbot's fields (`name` required; fields left out keep their values).
@@ -187,7 +211,7 @@ async fn update(
     auth: Auth,
     Id(id): Id<ChatbotId>,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Chatbot>> {
+) -> ApiResult<Json<Written>> {
     change(state, auth, id, body, Need::Required).await
 }
 
@@ -201,7 +225,7 @@ async fn partial_update(
     auth: Auth,
     Id(id): Id<ChatbotId>,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Chatbot>> {
+) -> ApiResult<Json<Written>> {
     change(state, auth, id, body, Need::Optional).await
 }
 

@@ -6,9 +6,14 @@
 //! nothing: the reply is stored complete all the same. The stream's events are unnamed (no
 //! `event:` line), so a browser `EventSource`'s `onmessage` receives them, and every `data:`
 //! carries `conversationId`, `content` and `done` as the original platform sends them.
+//!
+//! A stream holds one of its API key's stream slots ([`super::limits::StreamSlots`]) until it
+//! ends or its client leaves. At shutdown a stream goes on until its reply ends, which the
+//! grace period bounds (see [`crate::app::serve`]).
 
 use super::error::{ApiError, ApiResult, invalid_pk_message};
 use super::extract::{Auth, Id, JsonBody};
+use super::limits::{StreamKind, StreamSlot, hold_slot};
 use super::messages::attachment_inputs;
 use super::openapi::{Detail, NestedWriteErrors};
 use super::validate::{Need, nested};
@@ -92,13 +97,15 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 /// `content` (the next piece, `""` when none) and `done`; the first adds `userMessage` and
 /// `botMessageId`, the last (`done: true`) adds `botMessage`, and `error` `{detail, code}`
 /// when generation failed. Each event's id is `<botMessageId>:<characters so far>`, usable
-/// as `Last-Event-ID` on the conversation's events to resume the reply.
+/// as `Last-Event-ID` on the conversation's events to resume the reply. A key may hold a
+/// limited number of streams open at once (64 by default, with the events streams): over
+/// it, a streaming request is refused with 429 and `Retry-After`, before anything is stored.
 #[utoipa::path(post, path = "/chatbots/{chatbot}/completions", tag = "completions", operation_id = "completions_create",
     params(("chatbot" = uuid::Uuid, Path, description = "The chatbot's id.")),
     request_body = CompletionCreate, security(("Api-Key" = [])),
     responses(
         (status = 200, description = "The reply (JSON), or its stream (text/event-stream) with `isStreaming`.",
-            content((CompletionResult = "application/json"), (String = "text/event-stream"))),
+            content((CompletionResult = "application/json"), (super::openapi::ServerSentEvent = "text/event-stream"))),
         (status = 502, description = "The model provider failed before producing any text (not streaming).", body = Detail),
         NestedWriteErrors))]
 async fn create(
@@ -146,6 +153,10 @@ async fn create(
     let Some((content, content_payload, query_metadata, attachments)) = parsed else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
+    // Before anything is stored: a refused stream leaves no question without its answer.
+    let slot = streaming
+        .then(|| state.streams.acquire(auth.key, state.limits.streams_per_key, StreamKind::Completions))
+        .transpose()?;
 
     // References: a conversation of another organization is a 400 on `conversation`; a
     // sender that is not this organization's contact is a 400 nested under `message`.
@@ -192,10 +203,9 @@ async fn create(
         })?;
     crate::live::message(&state, auth.org, &question).await;
     let reply = replies::start(&state, auth.org, chatbot, question.clone()).await?;
-    if streaming {
-        Ok(stream_response(state, conversation_id, question, reply).into_response())
-    } else {
-        whole_response(conversation_id, question, reply).await
+    match slot {
+        Some(slot) => Ok(stream_response(slot, conversation_id, question, reply).into_response()),
+        None => whole_response(conversation_id, question, reply).await,
     }
 }
 
@@ -236,14 +246,17 @@ pub(crate) async fn whole_response(
 
 /// The reply as Server-Sent Events. Each event's id is `<botMessageId>:<characters so far>`,
 /// so a client knows exactly how much of the reply it has.
+///
+/// The stream ends with the reply, also at shutdown: the reply service stops generating when
+/// the grace period is over and reports that as the reply's end, so the client always gets a
+/// last `done: true` event while the server still runs.
 pub(crate) fn stream_response(
-    state: AppState,
+    slot: StreamSlot,
     conversation: ConversationId,
     question: Message,
     reply: replies::Reply,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let bot_id = reply.message.id;
-    let shutdown = state.shutdown.clone();
     let stream = async_stream(move |y| async move {
         let mut events = reply.events;
         let mut sent = 0usize;
@@ -255,8 +268,8 @@ pub(crate) fn stream_response(
         loop {
             let next = tokio::select! {
                 e = events.recv() => e,
-                // On shutdown the stream ends; the reply itself is still finished and stored.
-                _ = shutdown.cancelled() => None,
+                // The client is gone: stop relaying; the reply itself goes on and is stored.
+                _ = y.0.closed() => None,
             };
             match next {
                 Some(ReplyEvent::Delta(piece)) => {
@@ -276,7 +289,7 @@ pub(crate) fn stream_response(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(PING_EVERY).text("ping"))
+    Sse::new(hold_slot(stream, slot)).keep_alive(KeepAlive::new().interval(PING_EVERY).text("ping"))
 }
 
 fn event(data: &Value, bot: parlor_core::id::MessageId, offset: usize) -> Result<Event, Infallible> {

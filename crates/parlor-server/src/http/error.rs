@@ -42,6 +42,9 @@ pub enum ApiError {
     /// 408: the client paused too long while sending the body.
     #[error("request body timed out")]
     RequestTimeout,
+    /// 429: the API key already holds this many streams open (see `limits::StreamSlots`).
+    #[error("too many open streams (cap {0})")]
+    TooManyStreams(u32),
     #[error("unsupported media type {0:?}")]
     UnsupportedMediaType(String),
     /// 502: the chatbot's model provider failed before producing anything.
@@ -121,6 +124,21 @@ impl IntoResponse for ApiError {
                 r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 r
             }
+            ApiError::TooManyStreams(cap) => {
+                // DRF's throttled wording around the reason. No wait can be known (a slot
+                // frees when some stream ends), so `Retry-After` is a short, typical reply's
+                // length rather than a promise.
+                let secs = STREAM_RETRY_AFTER_S;
+                let mut r = detail(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "Request was throttled: this API key has {cap} streams open, the most allowed. \
+                         Expected available in {secs} seconds."
+                    ),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r
+            }
             ApiError::UnsupportedMediaType(t) => detail(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{t}\" in request."),
@@ -140,6 +158,9 @@ impl IntoResponse for ApiError {
         }
     }
 }
+
+/// `Retry-After` of a request refused for too many open streams, in seconds.
+const STREAM_RETRY_AFTER_S: u64 = 5;
 
 /// Handler results.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;

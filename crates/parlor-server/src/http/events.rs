@@ -10,9 +10,13 @@
 //! The subscription starts before the catch-up from the store, so nothing published in
 //! between is lost; offsets make repeats and gaps visible, and a gap is filled from the
 //! text the reply service saves as it goes.
+//!
+//! A stream holds one of its API key's stream slots ([`super::limits::StreamSlots`]) until it
+//! ends or its client leaves, and ends when the server begins to shut down.
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id};
+use super::limits::{StreamKind, StreamSlot, hold_slot};
 use super::openapi::ReadErrors;
 use crate::app::AppState;
 use crate::live::in_flight;
@@ -56,30 +60,35 @@ fn parse_resume(headers: &HeaderMap) -> Option<Resume> {
 /// id) for each complete message, `event: delta` (data `{messageId, content, offset}`; id
 /// `<messageId>:<characters so far>`) for each piece of a reply being generated. Reconnect
 /// with `Last-Event-ID` to get exactly what was missed; a completions stream's event id
-/// resumes that reply. A `: ping` comment goes out every 15 s.
+/// resumes that reply. A `: ping` comment goes out every 15 s. A key may hold a limited
+/// number of streams open at once (64 by default, with the completions streams): over it,
+/// 429 with `Retry-After`. The stream ends when the server shuts down; reconnect.
 #[utoipa::path(get, path = "/conversations/{id}/events", tag = "conversations", operation_id = "conversations_events",
     params(("id" = uuid::Uuid, Path, description = "The conversation's id."),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id.")),
     security(("Api-Key" = [])),
-    responses((status = 200, description = "The event stream.", content((String = "text/event-stream"))), ReadErrors))]
+    responses((status = 200, description = "The event stream.", content((super::openapi::ServerSentEvent = "text/event-stream"))), ReadErrors))]
 async fn follow(
     State(state): State<AppState>,
     auth: Auth,
     Id(id): Id<ConversationId>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    stream(state, auth.org, id, headers).await
+    state.store.get_conversation(auth.org, id).await?;
+    let slot = state.streams.acquire(auth.key, state.limits.streams_per_key, StreamKind::Events)?;
+    stream(state, auth.org, id, headers, slot).await
 }
 
 /// The events of conversation `id` of `org`, resuming after `Last-Event-ID` if given; also
-/// what a widget visitor follows its own conversation with ([`super::widget`]).
+/// what a widget visitor follows its own conversation with ([`super::widget`]). The caller
+/// has checked that the conversation is the requester's, and holds the stream's `slot`.
 pub(crate) async fn stream(
     state: AppState,
     org: OrgId,
     id: ConversationId,
     headers: HeaderMap,
+    slot: StreamSlot,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    state.store.get_conversation(org, id).await?;
     let resume = parse_resume(&headers);
     // Validate a resume point now, so a bad one is a 404 rather than a silent restart.
     if let Some(Resume::After(m) | Resume::Inside(m, _)) = &resume {
@@ -101,7 +110,7 @@ pub(crate) async fn stream(
         last: None,
     };
     tokio::spawn(follower.run(resume, live));
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok);
+    let stream = hold_slot(tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok), slot);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("ping")))
 }
 

@@ -19,7 +19,7 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug)]
 pub struct Auth {
     pub org: OrgId,
-    #[allow(dead_code)]
+    /// The key itself: streams are capped per key.
     pub key: ApiKeyId,
 }
 

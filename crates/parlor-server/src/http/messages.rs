@@ -1,5 +1,6 @@
-//! `/messages/`: create (incoming from the contact, outgoing from an agent), list
-//! (cursor-paged, newest first), read, and set feedback.
+//! `/messages/`: create (incoming from the contact, outgoing from an agent; an incoming one
+//! is answered in the background, see [`crate::auto_reply`]), list (cursor-paged, newest
+//! first), read, and set feedback.
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id, JsonBody, QueryMap};
@@ -235,6 +236,7 @@ async fn create(
     };
     let message = state.store.create_message(auth.org, input).await?;
     crate::live::message(&state, auth.org, &message).await;
+    crate::auto_reply::on_message(&state, auth.org, &message).await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
 

@@ -24,8 +24,11 @@ pub mod limits;
 pub mod messages;
 pub mod openapi;
 pub mod pagination;
+pub mod records;
+pub mod uploads;
 pub mod validate;
 pub mod web_chats;
+pub mod webhook_records;
 pub mod widget;
 
 use crate::app::AppState;
@@ -52,6 +55,9 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(messages::router())
         .merge(attachments::router())
         .merge(widget::router())
+        .merge(webhook_records::router())
+        .merge(records::router())
+        .merge(uploads::router())
 }
 
 /// Every route with its documentation: the API under `/api`, and the public operations

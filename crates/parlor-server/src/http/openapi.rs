@@ -161,6 +161,21 @@ fn swagger_file(tail: &str) -> Response {
 }
 
 // ---------------------------------------------------------------------------------------
+/// One Server-Sent Event of a `text/event-stream` response, as a client's parser sees it
+/// (`data` is JSON text; `event` is absent for the completions stream's unnamed events).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only: events are built by the stream handlers")]
+pub(crate) struct ServerSentEvent {
+    /// The event's JSON payload, as text.
+    data: String,
+    /// The event name (`message`, `delta`); absent for unnamed events.
+    event: Option<String>,
+    /// A resumable id, for `Last-Event-ID`.
+    id: Option<String>,
+    /// Reconnection delay, never sent by Parlor.
+    retry: Option<u64>,
+}
+
 // Error shapes, for `responses(...)`.
 
 /// Every error that is not about fields: `{"detail": "message"}`.

@@ -38,6 +38,19 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
     }
 }
 
+/// The request's origin, `scheme://host` as the client reached it (behind a proxy, from
+/// `X-Forwarded-Proto`/`-Host`), for absolute URLs of Parlor's own resources.
+#[derive(Clone, Debug)]
+pub struct Origin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Origin(format!("{}://{}", scheme(&parts.headers), host(parts))))
+    }
+}
+
 fn first_forwarded(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)

@@ -49,6 +49,9 @@ backend_tests!(conversation_shape_and_derived_state, |db: TestDb| async move {
     assert_eq!(conv["isGroupChat"], false);
     assert_eq!(conv["status"], "open");
     assert_ts(&conv["createdAt"]);
+    // Only this test's messages from here on (its chatbot answers none).
+    let id = conv["id"].as_str().unwrap();
+    app.patch(&format!("/api/conversations/{id}/"), json!({"autoReplyEnabled": false})).await;
 
     let long = "a".repeat(150);
     app.post_message(&conv, &long).await;
@@ -134,7 +137,7 @@ backend_tests!(keyword_search, |db: TestDb| async move {
 backend_tests!(restart_keeps_all_data, |db: TestDb| async move {
     let app = TestApp::spawn(db).await;
     let wc = app.create_web_chat().await;
-    let conv = app.create_conversation(&wc).await;
+    let conv = app.create_quiet_conversation(&wc).await;
     let mut sent = vec![];
     for i in 0..5 {
         sent.push(app.post_message(&conv, &format!("message {i}")).await);

@@ -61,7 +61,8 @@ backend_tests!(messages_and_replies_arrive_live, |db: TestDb| async move {
     let fake = FakeLlm::start().await;
     let app = with_fake(db, &fake).await;
     let wc = app.create_web_chat().await;
-    let conv = app.create_conversation(&wc).await;
+    // Auto-reply off: the only reply here is the completions one.
+    let conv = app.create_quiet_conversation(&wc).await;
     let cid = conv["id"].as_str().unwrap();
     let mut events = open(&app, cid, None).await;
 

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The shutdown grace period of test servers, unless a test sets its own.
+const GRACE: Duration = Duration::from_secs(5);
+
 pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,
     pub(crate) key: String,
@@ -50,6 +53,15 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with the app's state adjusted first (providers, limits).
     pub(crate) async fn spawn_with(db: TestDb, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        Self::spawn_with_grace(db, GRACE, configure).await
+    }
+
+    /// [`TestApp::spawn_with`] with another shutdown grace period.
+    pub(crate) async fn spawn_with_grace(
+        db: TestDb,
+        grace: Duration,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let mut app = Self::spawn(db).await;
         let (db, org, key) = {
             let stop = app.stop.take();
@@ -59,32 +71,37 @@ impl TestApp {
             }
             (app.db, app.org, app.key)
         };
-        Self::serve_state(db, org, key, configure).await
+        Self::serve_state(db, org, key, grace, configure).await
     }
 
     async fn serve(db: TestDb, org: OrgId, key: String) -> TestApp {
-        Self::serve_state(db, org, key, |s| s).await
+        Self::serve_state(db, org, key, GRACE, |s| s).await
     }
 
     async fn serve_state(
         db: TestDb,
         org: OrgId,
         key: String,
+        grace: Duration,
         configure: impl FnOnce(AppState) -> AppState,
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut state = AppState::new(db.store.clone());
-        state.data_dir = db.data_dir.path().to_path_buf();
-        let state = configure(state);
+        let state = configure(AppState::new(db.store.clone()).with_data_dir(db.data_dir.path()));
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            serve(listener, state, async { drop(stopped.await) }, Duration::from_secs(5))
-                .await
-                .expect("serve");
+            serve(listener, state, async { drop(stopped.await) }, grace).await.expect("serve");
         });
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         TestApp { addr, key, org, client, db, stop: Some(stop), handle: Some(handle) }
+    }
+
+    /// Signals shutdown without waiting for it (streams in flight go on); [`TestApp::stop`]
+    /// then waits for the server to stop.
+    pub(crate) fn begin_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 
     /// Stops the server gracefully and returns its database.
@@ -187,6 +204,16 @@ impl TestApp {
     pub(crate) async fn create_conversation(&self, web_chat: &Value) -> Value {
         let r = self.post("/api/conversations/", json!({"webChat": web_chat["id"]})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    /// A conversation with auto-reply off: only the test's own messages go into it (its
+    /// chatbot would otherwise answer each incoming one in the background).
+    pub(crate) async fn create_quiet_conversation(&self, web_chat: &Value) -> Value {
+        let conv = self.create_conversation(web_chat).await;
+        let path = format!("/api/conversations/{}/", conv["id"].as_str().expect("id"));
+        let r = self.patch(&path, json!({"autoReplyEnabled": false})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         r.body
     }
 

@@ -91,6 +91,16 @@ async fn two_instances_share_one_database() {
     .await
     .unwrap();
     let cid = conv["id"].as_str().unwrap().to_string();
+    // Auto-reply off: the replies here are the completions ones, scripted one by one.
+    let r = call(
+        reqwest::Method::PATCH,
+        &a.base,
+        &format!("/api/conversations/{cid}/"),
+        Some(json!({"autoReplyEnabled": false})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
     for path in
         [format!("/api/conversations/{cid}/"), "/api/chatbots/".to_string(), "/api/web-chats/".to_string()]
     {

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 backend_tests!(pages_through_messages_while_rows_are_added, |db: TestDb| async move {
     let app = TestApp::spawn(db).await;
     let wc = app.create_web_chat().await;
-    let conv = app.create_conversation(&wc).await;
+    let conv = app.create_quiet_conversation(&wc).await;
     let cid = conv["id"].as_str().unwrap().to_string();
     let mut all = vec![];
     for i in 0..45 {

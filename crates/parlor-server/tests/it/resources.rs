@@ -173,7 +173,7 @@ backend_tests!(attachments_register_by_url, |db: TestDb| async move {
 backend_tests!(organizations_are_isolated, |db: TestDb| async move {
     let app = TestApp::spawn(db).await;
     let wc = app.create_web_chat().await;
-    let conv = app.create_conversation(&wc).await;
+    let conv = app.create_quiet_conversation(&wc).await;
     let msg = app.post_message(&conv, "secret plans").await;
     let other = format!("Api-Key {}", app.other_org_key().await);
     let get = |path: String| {

@@ -14,6 +14,7 @@ mod messages;
 mod orgs;
 mod search;
 mod visitors;
+mod webhooks;
 
 use parlor_core::error::StoreError;
 use parlor_core::id::*;

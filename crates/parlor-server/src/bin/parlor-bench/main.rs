@@ -5,6 +5,7 @@
 //! cargo build --release -p parlor-server
 //! target/release/parlor-bench                       # everything, 1,000,000 messages
 //! target/release/parlor-bench --only create,read --duration 5s
+//! target/release/parlor-bench --only records --python venv/bin/python   # export vs openpyxl
 //! ```
 //!
 //! The machines we have are small and shared, so absolute figures wander from run to run.
@@ -18,9 +19,13 @@
 
 mod client;
 mod dataset;
+mod records;
 mod report;
 mod scenarios;
 mod startup;
+mod streams;
+mod upstream;
+mod webhooks;
 
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
@@ -40,6 +45,15 @@ enum Scenario {
     Keyword,
     /// Cold start and idle memory of `parlor serve`.
     Startup,
+    /// Background replies delivered by webhook per second, and the delay delivery adds.
+    Webhooks,
+    /// The records' Excel export through `parlor serve` against openpyxl, and the records
+    /// page's query time (not in the default run: openpyxl takes minutes).
+    Records,
+    /// Time to first delta through streaming completions against straight to the upstream.
+    Ttfd,
+    /// Streaming completions held open at once, and memory per open stream.
+    Streams,
 }
 
 #[derive(Debug, Parser)]
@@ -72,11 +86,28 @@ struct Args {
     /// The `parlor` binary started by `startup` (default: the one beside this binary).
     #[arg(long)]
     parlor: Option<PathBuf>,
+    /// Records for `records` (loaded once into the data dir, reused by later runs).
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// The Python with openpyxl that `records` runs the comparison with (e.g. a venv's).
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// openpyxl's side of `records`.
+    #[arg(long, default_value = "bench/openpyxl_export.py")]
+    openpyxl_script: PathBuf,
     /// A PostgreSQL URL to measure instead of SQLite. Not supported yet: the server's
     /// `storage::open` has no PostgreSQL store in this version, and the bulk loader writes
     /// SQLite's schema.
     #[arg(long)]
     database_url: Option<String>,
+    /// Streaming completions to hold open at once (`streams`); capped at half the open-file
+    /// limit, as Parlor holds two sockets a stream (raise it with `ulimit -n`).
+    #[arg(long, default_value_t = 10_000)]
+    streams: usize,
+    /// Internal: serve the fake LLM upstream and print its address (the bench starts itself
+    /// this way for `ttfd` and `streams`).
+    #[arg(long, hide = true)]
+    fake_upstream: bool,
 }
 
 /// `10s`, `1.5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -99,6 +130,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.fake_upstream {
+        return upstream::serve().await;
+    }
     if args.database_url.is_some() {
         bail!(
             "--database-url: only the embedded SQLite store can be benchmarked so far \
@@ -110,7 +144,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let dir = args.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("parlor-bench"));
     std::fs::create_dir_all(&dir)?;
-    let want = |s: Scenario| args.only.is_empty() || args.only.contains(&s);
+    // `records` runs only when asked for: openpyxl's side takes minutes at a million rows.
+    let want = |s: Scenario| {
+        if s == Scenario::Records {
+            args.only.contains(&s)
+        } else {
+            args.only.is_empty() || args.only.contains(&s)
+        }
+    };
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; real figures come from `cargo build --release`");
     }
@@ -133,8 +174,21 @@ async fn main() -> anyhow::Result<()> {
     if let Some(ds) = &large {
         lines.extend(scenarios::reads(&args, ds, reads).await?);
     }
+    if want(Scenario::Webhooks) {
+        lines.extend(webhooks::run(&args, &dir).await?);
+    }
     if want(Scenario::Startup) {
         lines.extend(startup::run(&args, &dir, large.as_ref()).await?);
+    }
+    if want(Scenario::Records) {
+        lines.extend(records::run(&args, &dir).await?);
+    }
+
+    if want(Scenario::Ttfd) {
+        lines.extend(streams::ttfd(&args, &dir).await?);
+    }
+    if want(Scenario::Streams) {
+        lines.extend(streams::streams(&args, &dir).await?);
     }
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);

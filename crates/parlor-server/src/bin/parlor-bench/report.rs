@@ -92,6 +92,13 @@ impl Line {
         }
     }
 
+    /// An absolute figure that must reach `goal`.
+    pub(crate) fn at_least(what: String, measured: String, value: f64, goal: f64, unit: &str) -> Line {
+        let met = if value >= goal { "met" } else { "**missed**" };
+        let goal = format!("≥ {} {unit}", count(goal));
+        Line { what, measured, baseline: String::new(), ratio: String::new(), goal, met }
+    }
+
     /// A figure shown to explain another, with no target of its own.
     pub(crate) fn info(what: &str, measured: String, baseline: String, ratio: String) -> Line {
         Line { what: what.into(), measured, baseline, ratio, goal: String::new(), met: "" }

@@ -26,7 +26,8 @@ struct Start {
     rss: Option<u64>,
 }
 
-pub(crate) async fn run(args: &Args, dir: &Path, large: Option<&Dataset>) -> anyhow::Result<Vec<Line>> {
+/// The `parlor` binary to spawn: `--parlor`, or the one beside this binary.
+pub(crate) fn parlor_exe(args: &Args) -> anyhow::Result<PathBuf> {
     let exe = match &args.parlor {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("parlor"),
@@ -37,6 +38,11 @@ pub(crate) async fn run(args: &Args, dir: &Path, large: Option<&Dataset>) -> any
          or name it with --parlor",
         exe.display()
     );
+    Ok(exe)
+}
+
+pub(crate) async fn run(args: &Args, dir: &Path, large: Option<&Dataset>) -> anyhow::Result<Vec<Line>> {
+    let exe = parlor_exe(args)?;
     let (rounds, dir) = (args.rounds.max(1), dir.to_path_buf());
     let large = large.map(|d| (d.dir.clone(), d.meta.messages));
     tokio::task::spawn_blocking(move || measure(&exe, &dir, rounds, large)).await?
@@ -128,7 +134,7 @@ fn start_once(exe: &Path, data_dir: &Path) -> anyhow::Result<Start> {
 }
 
 /// Whether `GET /healthz` answers 200 right now.
-fn healthz(addr: SocketAddr) -> bool {
+pub(crate) fn healthz(addr: SocketAddr) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else { return false };
     let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let mut reply = Vec::new();
@@ -138,14 +144,19 @@ fn healthz(addr: SocketAddr) -> bool {
 }
 
 /// A port free right now (the kernel's pick; released at once for the server to take).
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 /// `VmRSS` of a process, in bytes; `None` where `/proc` does not exist.
-fn resident_bytes(pid: u32) -> Option<u64> {
+pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS").map(|kib| kib * 1024)
+}
+
+/// A KiB figure of `/proc/<pid>/status` (`VmRSS`, `VmHWM`: the peak resident size); `None`
+/// where `/proc` does not exist or the process is gone.
+pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

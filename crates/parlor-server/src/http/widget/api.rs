@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::http::completions::{stream_response, whole_response};
 use crate::http::error::{ApiError, ApiResult, invalid_pk_message};
 use crate::http::extract::{Ids, JsonBody};
+use crate::http::limits::StreamKind;
 use crate::http::openapi::Detail;
 use crate::http::pagination::{CursorBody, CursorParams, RequestUrl};
 use crate::http::validate::Need;
@@ -268,6 +269,13 @@ async fn send_message(
     body.finish()?;
     let (content, attachments) = (content.unwrap_or_default(), attachments.unwrap_or_default());
     let org = visitor.session.org;
+    // Before anything is stored, as for completions: a refused stream leaves no question
+    // without its answer.
+    let slot = streaming
+        .then(|| {
+            state.streams.acquire(visitor.session.id, state.limits.streams_per_key, StreamKind::Completions)
+        })
+        .transpose()?;
     // Only the visitor's own uploads: an id of any other attachment of the organization is
     // answered as one that does not exist.
     for a in &attachments {
@@ -304,10 +312,9 @@ async fn send_message(
     }
     let chatbot = state.store.get_chatbot(org, visitor.chat.chatbot).await?;
     let reply = replies::start(&state, org, chatbot, question.clone()).await?;
-    if streaming {
-        Ok(stream_response(state, id, question, reply).into_response())
-    } else {
-        whole_response(id, question, reply).await
+    match slot {
+        Some(slot) => Ok(stream_response(slot, id, question, reply).into_response()),
+        None => whole_response(id, question, reply).await,
     }
 }
 
@@ -352,6 +359,7 @@ async fn follow(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     own_conversation(&state, &visitor, id).await?;
+    let slot = state.streams.acquire(visitor.session.id, state.limits.streams_per_key, StreamKind::Events)?;
     let org = visitor.session.org;
-    Ok(crate::http::events::stream(state, org, id, headers).await?.into_response())
+    Ok(crate::http::events::stream(state, org, id, headers, slot).await?.into_response())
 }

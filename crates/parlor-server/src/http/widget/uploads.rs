@@ -2,34 +2,36 @@
 //!
 //! Kept apart from the organization's own upload endpoint (`/api/attachments-upload/`) on
 //! purpose: a visitor may upload only images, only when the web chat enables uploads, and may
-//! read back only its own. An upload is stored under the data dir at
-//! `uploads/visitors/<contact id>/<random name>`, and that path is also what marks whose it
-//! is ([`owned_by`]): it is set here, never by a client. The attachment's `file` is the
-//! organization's URL for uploads; the visitor reads the file here, with its token, and the
-//! organization may too, with its key.
+//! read back only its own. The machinery is the same ([`crate::uploads::Incoming`]: streamed
+//! to a partial file, sniffed from its bytes, renamed into place when complete). An upload is
+//! kept at `uploads/visitors/<contact id>/<random name>`, and that path is also what marks
+//! whose it is ([`owned_by`]): it is set here, never by a client. The attachment's `file` is
+//! the organization's URL for uploads; the visitor reads the file here, with its token, and
+//! the organization may too, with its key.
 
 use super::{Visitor, WidgetChat};
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Auth, Ids};
 use crate::http::openapi::Detail;
+use crate::http::uploads::{disk, multipart, multipart_error, serve};
+use crate::uploads::{self, Incoming};
 use axum::Json;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use parlor_core::id::{AttachmentId, ContactId, WebChatId};
 use parlor_core::input::NewAttachment;
 use parlor_core::model::{Attachment, AttachmentType, StoredAttachment};
-use std::path::{Component, Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Where visitors' uploads live, relative to the data dir.
-const VISITOR_DIR: &str = "uploads/visitors";
+/// Where visitors' uploads live, inside the uploads folder.
+const VISITOR_DIR: &str = "visitors";
+
+/// The image types a visitor may upload: what every browser shows.
+const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 const NOT_AN_IMAGE: &str =
     "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
@@ -43,25 +45,21 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(file))
 }
 
-/// Whether a stored attachment is an upload of this visitor.
-pub(super) fn owned_by(a: &StoredAttachment, contact: ContactId) -> bool {
-    a.storage_path.as_deref().is_some_and(|p| p.starts_with(&format!("{VISITOR_DIR}/{contact}/")))
+/// The folder, inside the uploads, of one visitor's images.
+fn folder_of(contact: ContactId) -> String {
+    format!("{VISITOR_DIR}/{contact}")
 }
 
-/// The image formats browsers show, told by their first bytes (the client's content type is
-/// not trusted: the file is served back with the type found here).
-fn sniff(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if head.starts_with(b"\xff\xd8\xff") {
-        Some("image/jpeg")
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
+/// Whether a stored attachment is an upload of this visitor.
+pub(super) fn owned_by(a: &StoredAttachment, contact: ContactId) -> bool {
+    let prefix = format!("{}/{}/", uploads::DIR, folder_of(contact));
+    a.storage_path.as_deref().is_some_and(|p| p.starts_with(&prefix))
+}
+
+/// Whether a stored attachment is an upload of any visitor.
+fn from_a_visitor(a: &StoredAttachment) -> bool {
+    let prefix = format!("{}/{VISITOR_DIR}/", uploads::DIR);
+    a.storage_path.as_deref().is_some_and(|p| p.starts_with(&prefix))
 }
 
 /// A multipart upload. Documentation only.
@@ -71,14 +69,6 @@ pub(crate) struct VisitorUpload {
     /// A PNG, JPEG, GIF or WebP image, at most the upload limit (20 MiB by default).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
-    } else {
-        ApiError::BadRequest(format!("Multipart form parse error - {}", e.body_text()))
-    }
 }
 
 /// Uploads an image (multipart field `file`) for the visitor's next message; send its `id`
@@ -96,71 +86,52 @@ fn multipart_error(e: MultipartError) -> ApiError {
 async fn upload(
     State(state): State<AppState>,
     visitor: Visitor,
-    multipart: Result<Multipart, MultipartRejection>,
+    req: Request,
 ) -> ApiResult<(StatusCode, Json<Attachment>)> {
     if !visitor.chat.enable_file_upload {
         return Err(ApiError::Forbidden("File upload is not enabled for this web chat."));
     }
-    let mut multipart =
-        multipart.map_err(|_| ApiError::UnsupportedMediaType("multipart/form-data expected".into()))?;
     let limit = state.limits.upload;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    let mut form = multipart(req, &state, limit).await?;
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("file") {
             continue;
         }
-        let filename: String =
-            field.file_name().filter(|n| !n.trim().is_empty()).unwrap_or("image").chars().take(255).collect();
-        let dir = format!("{VISITOR_DIR}/{}", visitor.session.contact);
-        let relative = format!("{dir}/{}", uuid::Uuid::new_v4());
-        let path = state.data_dir.join(&relative);
-        tokio::fs::create_dir_all(state.data_dir.join(&dir))
-            .await
-            .map_err(|e| ApiError::Internal(format!("creating the upload dir: {e}")))?;
-        let written = write_image(&mut field, &path, limit).await;
-        let (size, content_type) = match written {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                return Err(e);
+        let filename = uploads::clean_filename(field.file_name().or(Some("image")));
+        let mut incoming = Incoming::create(&state.data_dir).await.map_err(disk)?;
+        // `?` drops `incoming`, which removes the partial file.
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if incoming.size() + chunk.len() as u64 > limit as u64 {
+                return Err(ApiError::PayloadTooLarge);
             }
-        };
+            incoming.write(&chunk).await.map_err(disk)?;
+        }
+        let content_type = incoming.content_type();
+        if !IMAGE_TYPES.contains(&content_type) {
+            return Err(ApiError::field("file", NOT_AN_IMAGE));
+        }
+        let size = incoming.size();
+        let path = incoming.keep_in(Some(&folder_of(visitor.session.contact))).await.map_err(disk)?;
         let input = NewAttachment {
             kind: AttachmentType::Image,
             filename,
             file: None,
-            storage_path: Some(relative),
+            storage_path: Some(path.clone()),
             content_type: Some(content_type.into()),
             size: Some(size as i64),
         };
-        let stored = state.store.create_attachment(visitor.session.org, input).await?;
-        return Ok((StatusCode::CREATED, Json(stored.attachment)));
+        return match state.store.create_attachment(visitor.session.org, input).await {
+            Ok(stored) => Ok((StatusCode::CREATED, Json(stored.attachment))),
+            Err(e) => {
+                // No row points at the file: remove it, so a failed upload leaves nothing.
+                if let Some(p) = uploads::resolve(&state.data_dir, &path) {
+                    let _ = tokio::fs::remove_file(p).await;
+                }
+                Err(e.into())
+            }
+        };
     }
     Err(ApiError::field("file", "No file was submitted."))
-}
-
-/// Streams the field to `path`, failing on a body over `limit` or one that is not an image.
-async fn write_image(
-    field: &mut axum::extract::multipart::Field<'_>,
-    path: &Path,
-    limit: usize,
-) -> ApiResult<(usize, &'static str)> {
-    let io = |e: std::io::Error| ApiError::Internal(format!("writing an upload: {e}"));
-    let mut out = tokio::fs::File::create(path).await.map_err(io)?;
-    let mut size = 0usize;
-    let mut head = Vec::with_capacity(16);
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        size += chunk.len();
-        if size > limit {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        if head.len() < 16 {
-            head.extend(chunk.iter().take(16 - head.len()));
-        }
-        out.write_all(&chunk).await.map_err(io)?;
-    }
-    out.flush().await.map_err(io)?;
-    let content_type = sniff(&head).ok_or_else(|| ApiError::field("file", NOT_AN_IMAGE))?;
-    Ok((size, content_type))
 }
 
 /// An uploaded image, to the visitor who uploaded it (`Authorization: Visitor <token>`) or
@@ -174,10 +145,9 @@ async fn file(
     State(state): State<AppState>,
     chat: WidgetChat,
     Ids(_web_chat, id): Ids<WebChatId, AttachmentId>,
-    mut parts: Parts,
+    mut parts: axum::http::request::Parts,
 ) -> ApiResult<Response> {
-    let is_visitor = super::visitor_token(&parts.headers).is_ok();
-    let stored = if is_visitor {
+    let stored = if super::visitor_token(&parts.headers).is_ok() {
         let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
         let a = state.store.get_attachment(visitor.session.org, id).await?;
         if !owned_by(&a, visitor.session.contact) {
@@ -190,56 +160,10 @@ async fn file(
             return Err(ApiError::NotFound);
         }
         let a = state.store.get_attachment(auth.org, id).await?;
-        if !a.storage_path.as_deref().is_some_and(|p| p.starts_with(VISITOR_DIR)) {
+        if !from_a_visitor(&a) {
             return Err(ApiError::NotFound);
         }
         a
     };
-    let relative = stored.storage_path.clone().unwrap_or_default();
-    let path = safe_join(&state.data_dir, &relative).ok_or(ApiError::NotFound)?;
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::NotFound),
-        Err(e) => return Err(ApiError::Internal(format!("reading an upload: {e}"))),
-    };
-    let content_type = stored.content_type.as_deref().unwrap_or("application/octet-stream");
-    let mut r = (StatusCode::OK, bytes).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    // Served as exactly the sniffed image type, never as a page that could run script.
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
-    Ok(r)
-}
-
-/// `base/relative`, refusing anything but plain path segments (the path comes from the
-/// database, but a file server should not trust even that).
-fn safe_join(base: &Path, relative: &str) -> Option<PathBuf> {
-    let rel = Path::new(relative);
-    rel.components().all(|c| matches!(c, Component::Normal(_))).then(|| base.join(rel))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sniffs_images_only() {
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
-        assert_eq!(sniff(b"\xff\xd8\xff\xe0"), Some("image/jpeg"));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
-        assert_eq!(sniff(b"<svg xmlns="), None);
-        assert_eq!(sniff(b"<html>"), None);
-    }
-
-    #[test]
-    fn joins_plain_paths_only() {
-        assert!(safe_join(Path::new("/d"), "uploads/visitors/a/b").is_some());
-        assert!(safe_join(Path::new("/d"), "../etc/passwd").is_none());
-        assert!(safe_join(Path::new("/d"), "/etc/passwd").is_none());
-    }
+    serve(&state, stored).await
 }
