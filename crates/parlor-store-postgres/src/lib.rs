@@ -20,6 +20,7 @@ mod records;
 mod replies;
 mod rows;
 mod search;
+mod search_text;
 mod visitors;
 mod webhooks;
 
@@ -94,6 +95,7 @@ impl PgStore {
         let events = std::sync::Arc::new(events::PgBus::start(pool.clone()));
         let store = PgStore { pool, events, connect, locks: Default::default() };
         records::fold_old_records(&store).await?;
+        search_text::renormalize_if_stale(&store).await?;
         Ok(store)
     }
 

@@ -21,6 +21,7 @@ mod records;
 mod replies;
 mod rows;
 mod search;
+mod search_text;
 mod visitors;
 mod webhooks;
 
@@ -69,6 +70,7 @@ impl SqliteStore {
         {
             let mut conn = write.acquire().await.map_err(map_err)?;
             message_index::fill_after_migration(&mut conn).await?;
+            search_text::renormalize_if_stale(&mut conn).await?;
         }
         let read = SqlitePoolOptions::new()
             .max_connections(8)

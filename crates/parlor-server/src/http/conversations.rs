@@ -34,8 +34,8 @@ pub(crate) struct ConversationFilters {
     /// Only the conversations of this inbox (web chat); one of another organization: none.
     inbox: Option<uuid::Uuid>,
     /// Full-text search of the title and every message: terms ANDed, each a word or word
-    /// prefix, case-insensitive, no stemming; text without spaces (Chinese, Japanese) matches
-    /// by substring. Blank: no filter.
+    /// prefix, case- and accent-insensitive (`cafe` finds `Café`), no stemming; text without
+    /// spaces (Chinese, Japanese) matches by substring. Blank: no filter.
     keyword: Option<String>,
 }
 
