@@ -76,6 +76,12 @@ pub struct ServeArgs {
     /// Seconds before a failed webhook delivery is first retried.
     #[arg(long, env = "PARLOR_WEBHOOK_FIRST_RETRY_S", default_value_t = 10)]
     pub webhook_first_retry_s: u64,
+    /// Lets webhooks reach loopback, private and link-local addresses (the server's own
+    /// network). Off: a chatbot's `webhookUrl` must be a public address, so an organization
+    /// cannot make Parlor call services of the network it runs in and read their answers.
+    /// Turn it on when receivers run beside Parlor and every organization is trusted.
+    #[arg(long, env = "PARLOR_WEBHOOK_ALLOW_LOCAL_NETWORK")]
+    pub webhook_allow_local_network: bool,
 }
 
 impl ServeArgs {
@@ -85,6 +91,7 @@ impl ServeArgs {
             timeout: std::time::Duration::from_secs(self.webhook_timeout_s.max(1)),
             first_retry: std::time::Duration::from_secs(self.webhook_first_retry_s),
             max_attempts: self.webhook_attempts.max(1),
+            allow_local_network: self.webhook_allow_local_network,
             ..Default::default()
         }
     }
