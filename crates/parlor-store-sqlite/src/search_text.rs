@@ -72,7 +72,10 @@ pub(crate) async fn renormalize_if_stale(conn: &mut SqliteConnection) -> StoreRe
         .await
         .map_err(map_err)?;
     tx.commit().await.map_err(map_err)?;
-    tracing::info!(from = version, to = TEXT_VERSION, messages, elapsed = ?started.elapsed(), "search text re-normalized");
+    // A new database (nothing to redo) says nothing.
+    if messages > 0 {
+        tracing::info!(from = version, to = TEXT_VERSION, messages, elapsed = ?started.elapsed(), "search text re-normalized");
+    }
     Ok(())
 }
 
