@@ -138,6 +138,8 @@ pub struct ConversationPatch {
 #[derive(Clone, Debug, Default)]
 pub struct ConversationFilter {
     pub inbox: Option<WebChatId>,
+    /// Only this contact's conversations (a widget visitor's own).
+    pub contact: Option<ContactId>,
     pub keyword: Option<crate::search::Query>,
 }
 

@@ -205,6 +205,23 @@ pub trait Store: Send + Sync + 'static {
     /// Every passage's document title and text, for building the chatbot's vocabulary.
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>>;
 
+    // --- widget visitors --------------------------------------------------------------------
+
+    /// The web chat with this id, whichever organization it belongs to, with that
+    /// organization: the public widget names a web chat by its id alone. (Like the key
+    /// lookups, the one way in that starts without an organization.)
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)>;
+    /// Starts a visitor session of a web chat: a new contact (`Visitor <n>`) and the session,
+    /// stored by the SHA-256 hex digest of its token, in one transaction.
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession>;
+    /// The session with this token digest. Deleting its web chat or its contact ends it.
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>>;
+
     // --- bot replies and records ------------------------------------------------------------
 
     /// Starts a bot reply: stores `input` (an outgoing bot message, usually empty) exactly as

@@ -20,6 +20,8 @@ mod records;
 mod replies;
 mod rows;
 mod search;
+mod search_text;
+mod visitors;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -93,6 +95,7 @@ impl PgStore {
         let events = std::sync::Arc::new(events::PgBus::start(pool.clone()));
         let store = PgStore { pool, events, connect, locks: Default::default() };
         records::fold_old_records(&store).await?;
+        search_text::renormalize_if_stale(&store).await?;
         Ok(store)
     }
 
@@ -354,6 +357,21 @@ impl Store for PgStore {
     }
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>> {
         knowledge::passage_texts(self, org, chatbot).await
+    }
+
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)> {
+        visitors::find_web_chat(self, id).await
+    }
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession> {
+        visitors::create_visitor_session(self, org, web_chat, token_hash).await
+    }
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>> {
+        visitors::find_visitor_session(self, token_hash).await
     }
 
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {

@@ -21,6 +21,8 @@ mod records;
 mod replies;
 mod rows;
 mod search;
+mod search_text;
+mod visitors;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -68,6 +70,7 @@ impl SqliteStore {
         {
             let mut conn = write.acquire().await.map_err(map_err)?;
             message_index::fill_after_migration(&mut conn).await?;
+            search_text::renormalize_if_stale(&mut conn).await?;
         }
         let read = SqlitePoolOptions::new()
             .max_connections(8)
@@ -364,6 +367,21 @@ impl Store for SqliteStore {
     }
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>> {
         knowledge::passage_texts(self, org, chatbot).await
+    }
+
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)> {
+        visitors::find_web_chat(self, id).await
+    }
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession> {
+        visitors::create_visitor_session(self, org, web_chat, token_hash).await
+    }
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>> {
+        visitors::find_visitor_session(self, token_hash).await
     }
 
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {

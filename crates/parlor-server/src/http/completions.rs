@@ -217,7 +217,7 @@ fn nested_field_error(parent: &str, field: &str, id: &str) -> Map<String, Value>
 }
 
 /// Waits for the whole reply. Fails with 502 only when generation failed before any text.
-async fn whole_response(conversation: ConversationId, mut reply: replies::Reply) -> ApiResult<Response> {
+pub(crate) async fn whole_response(conversation: ConversationId, mut reply: replies::Reply) -> ApiResult<Response> {
     while let Some(event) = reply.events.next().await {
         if let ReplyEvent::Done { message, error } = event {
             if let Some(e) = &error
@@ -248,7 +248,7 @@ async fn whole_response(conversation: ConversationId, mut reply: replies::Reply)
 /// the grace period is over and reports that as the reply's end, so the client always gets a
 /// last `done: true` event while the server still runs. A client that leaves drops the
 /// stream, and with it only its receiving end: the reply goes on and is stored.
-fn stream_response(
+pub(crate) fn stream_response(
     slot: StreamSlot,
     conversation: ConversationId,
     reply: replies::Reply,

@@ -25,3 +25,4 @@ mod sse;
 mod streams;
 mod uploads;
 mod webhooks;
+mod widget;

@@ -13,6 +13,7 @@ mod isolation;
 mod messages;
 mod orgs;
 mod search;
+mod visitors;
 mod webhooks;
 
 use parlor_core::error::StoreError;
