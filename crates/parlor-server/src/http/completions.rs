@@ -217,7 +217,10 @@ fn nested_field_error(parent: &str, field: &str, id: &str) -> Map<String, Value>
 }
 
 /// Waits for the whole reply. Fails with 502 only when generation failed before any text.
-pub(crate) async fn whole_response(conversation: ConversationId, mut reply: replies::Reply) -> ApiResult<Response> {
+pub(crate) async fn whole_response(
+    conversation: ConversationId,
+    mut reply: replies::Reply,
+) -> ApiResult<Response> {
     while let Some(event) = reply.events.next().await {
         if let ReplyEvent::Done { message, error } = event {
             if let Some(e) = &error

@@ -332,7 +332,11 @@ backend_tests!(begins_an_exchange_in_one_transaction, |db: TestDb| async move {
     assert_eq!(got.last_message.unwrap().id, r.id);
     let refund = parlor_core::search::Query::keyword("refund").unwrap();
     let found = s
-        .list_conversations(w.org, ConversationFilter { inbox: None, keyword: Some(refund) }, first_page(10))
+        .list_conversations(
+            w.org,
+            ConversationFilter { inbox: None, keyword: Some(refund), contact: None },
+            first_page(10),
+        )
         .await
         .unwrap();
     assert_eq!(ids(&found, |c| c.id.0), vec![c.id.0]);
