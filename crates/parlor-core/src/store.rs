@@ -27,6 +27,14 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// The first-start lock, held from [`Store::lock_first_start`] until released (or dropped).
+#[async_trait]
+pub trait FirstStartLock: Send {
+    /// Lets the next instance waiting for the lock go on. Dropping the guard releases it
+    /// too (PostgreSQL: its connection closes and the lock's transaction ends with it).
+    async fn release(self: Box<Self>) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`, for logs and `/readyz`.
@@ -53,6 +61,13 @@ pub trait Store: Send + Sync + 'static {
     async fn create_org(&self, name: &str) -> StoreResult<Organization>;
     async fn get_org(&self, id: OrgId) -> StoreResult<Organization>;
     async fn org_count(&self) -> StoreResult<i64>;
+    /// Takes the database's first-start lock, waiting while someone else holds it, so that
+    /// instances starting together on an empty database take turns at the first start's
+    /// check-then-create (no organization yet: make the defaults) and only the first makes
+    /// them. PostgreSQL: an advisory lock of a transaction on a connection of its own (the
+    /// bootstrap's writes still have the whole pool), released by the database if the
+    /// instance dies. SQLite: one process owns its file, so a lock of the store's.
+    async fn lock_first_start(&self) -> StoreResult<Box<dyn FirstStartLock>>;
     /// Stores a key by its SHA-256 hex digest; the key itself is never stored.
     async fn create_api_key(
         &self,

@@ -1,6 +1,10 @@
 //! The first start: on an empty database, make the organization `default`, a demo chatbot
 //! that explains Parlor, a web chat for it, and an API key printed once, so a new user can
 //! talk to the API with nothing set up by hand. A later start makes nothing new.
+//!
+//! Instances starting together on one empty PostgreSQL database would each see no
+//! organization and each make the defaults, so the check and the making run under the
+//! store's first-start lock: the first instance makes them, the next finds them made.
 
 use crate::keys;
 use anyhow::Context;
@@ -18,9 +22,20 @@ pub struct Bootstrapped {
     pub web_chat: parlor_core::WebChatId,
 }
 
-/// Creates the defaults when the database has no organization. `key_file`: where to write
-/// the key (the embedded store's `<data-dir>/admin-key`, mode 0600).
+/// Creates the defaults when the database has no organization, holding the first-start
+/// lock. `key_file`: where to write the key (the embedded store's `<data-dir>/admin-key`,
+/// mode 0600).
 pub async fn run(store: &dyn Store, key_file: Option<&Path>) -> anyhow::Result<Option<Bootstrapped>> {
+    let lock = store.lock_first_start().await.context("taking the first-start lock")?;
+    let made = make_defaults(store, key_file).await;
+    // Released even when making failed; that failure is the one to report.
+    let released = lock.release().await.context("releasing the first-start lock");
+    let made = made?;
+    released?;
+    Ok(made)
+}
+
+async fn make_defaults(store: &dyn Store, key_file: Option<&Path>) -> anyhow::Result<Option<Bootstrapped>> {
     if store.org_count().await? > 0 {
         return Ok(None);
     }

@@ -165,6 +165,9 @@ impl Store for PgStore {
     async fn org_count(&self) -> StoreResult<i64> {
         orgs::org_count(self).await
     }
+    async fn lock_first_start(&self) -> StoreResult<Box<dyn parlor_core::store::FirstStartLock>> {
+        orgs::lock_first_start(self).await
+    }
     async fn create_api_key(
         &self,
         org: OrgId,

@@ -1,4 +1,4 @@
-//! Organizations and their API keys.
+//! Organizations and their API keys, and the first-start lock.
 
 use crate::rows::{get, opt_ts, ts};
 use crate::{PgStore, map_err};
@@ -6,8 +6,15 @@ use parlor_core::clock;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{ApiKeyId, OrgId};
 use parlor_core::model::{ApiKey, Organization};
-use sqlx::postgres::PgRow;
+use parlor_core::store::FirstStartLock;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnection, PgRow};
 use uuid::Uuid;
+
+/// The first-start lock's keys, in the two-key form of advisory locks ("Boot", "Parl"): apart
+/// from sqlx's migration lock (one key) and the conversation locks (whose first key is
+/// "Parl").
+const FIRST_START_LOCK: (i32, i32) = (0x426f_6f74, 0x5061_726c);
 
 const KEY_COLS: &str = "id, org_id, name, prefix, created_at, revoked_at";
 
@@ -53,6 +60,34 @@ pub(crate) async fn get_org(s: &PgStore, id: OrgId) -> StoreResult<Organization>
 
 pub(crate) async fn org_count(s: &PgStore) -> StoreResult<i64> {
     sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&s.pool).await.map_err(map_err)
+}
+
+/// A transaction holding the first-start lock, on a connection of its own.
+struct FirstStart(PgConnection);
+
+/// Opens a connection outside the pool (the bootstrap writes through the pool, which may be
+/// one connection), begins a transaction and waits for the lock in it. The lock lasts until
+/// the transaction ends: at [`FirstStartLock::release`], or when the connection closes
+/// (dropped, or the instance died).
+pub(crate) async fn lock_first_start(s: &PgStore) -> StoreResult<Box<dyn FirstStartLock>> {
+    let mut conn = PgConnection::connect_with(&s.connect).await.map_err(map_err)?;
+    sqlx::raw_sql("BEGIN").execute(&mut conn).await.map_err(map_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(FIRST_START_LOCK.0)
+        .bind(FIRST_START_LOCK.1)
+        .execute(&mut conn)
+        .await
+        .map_err(map_err)?;
+    Ok(Box::new(FirstStart(conn)))
+}
+
+#[async_trait::async_trait]
+impl FirstStartLock for FirstStart {
+    async fn release(self: Box<Self>) -> StoreResult<()> {
+        let FirstStart(mut conn) = *self;
+        sqlx::raw_sql("COMMIT").execute(&mut conn).await.map_err(map_err)?;
+        conn.close().await.map_err(map_err)
+    }
 }
 
 /// Inserts through a SELECT of the organization, so an unknown organization inserts nothing

@@ -51,6 +51,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// Message creates, committed in groups by one task writing through `write`.
     creates: group_commit::Creates,
+    /// The first-start lock (see [`Store::lock_first_start`]): a process owns its file.
+    first_start: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A write transaction.
@@ -79,7 +81,8 @@ impl SqliteStore {
             .await
             .map_err(StoreError::backend)?;
         let creates = group_commit::Creates::start(write.clone());
-        let store = SqliteStore { events: Default::default(), write, read, creates };
+        let store =
+            SqliteStore { events: Default::default(), write, read, creates, first_start: Default::default() };
         records::fold_old_records(&store).await?;
         Ok(store)
     }
@@ -173,6 +176,9 @@ impl Store for SqliteStore {
     }
     async fn org_count(&self) -> StoreResult<i64> {
         orgs::org_count(self).await
+    }
+    async fn lock_first_start(&self) -> StoreResult<Box<dyn parlor_core::store::FirstStartLock>> {
+        orgs::lock_first_start(self).await
     }
     async fn create_api_key(
         &self,

@@ -1,4 +1,4 @@
-//! Organizations and their API keys.
+//! Organizations and their API keys, and the first-start lock.
 
 use crate::rows::{get, opt_ts, ts};
 use crate::{SqliteStore, map_err};
@@ -6,6 +6,7 @@ use parlor_core::clock;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{ApiKeyId, OrgId};
 use parlor_core::model::{ApiKey, Organization};
+use parlor_core::store::FirstStartLock;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
@@ -51,6 +52,22 @@ pub(crate) async fn get_org(s: &SqliteStore, id: OrgId) -> StoreResult<Organizat
 
 pub(crate) async fn org_count(s: &SqliteStore) -> StoreResult<i64> {
     sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&s.read).await.map_err(map_err)
+}
+
+/// The first-start lock of one process: its mutex guard. SQLite's own write lock cannot
+/// serve, as the bootstrap writes through the one write connection it would hold.
+struct FirstStart(tokio::sync::OwnedMutexGuard<()>);
+
+pub(crate) async fn lock_first_start(s: &SqliteStore) -> StoreResult<Box<dyn FirstStartLock>> {
+    Ok(Box::new(FirstStart(s.first_start.clone().lock_owned().await)))
+}
+
+#[async_trait::async_trait]
+impl FirstStartLock for FirstStart {
+    async fn release(self: Box<Self>) -> StoreResult<()> {
+        drop(self.0);
+        Ok(())
+    }
 }
 
 pub(crate) async fn create_api_key(

@@ -10,29 +10,41 @@ fn parlor() -> Command {
 }
 
 /// A port that was free a moment ago (the process binds it itself).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts `parlor serve` and waits until it answers `/healthz` (polling a child process,
-/// which has no other way to say it is ready).
-fn start(dir: &std::path::Path, port: u16) -> std::process::Child {
-    let child = parlor()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir)
+/// Spawns `parlor serve` on `port` with `extra` options (its stdout kept for [`stop`]),
+/// without waiting for it.
+pub(crate) fn spawn_serve(port: u16, extra: &[&std::ffi::OsStr]) -> std::process::Child {
+    parlor()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn parlor");
+        .expect("spawn parlor")
+}
+
+/// Waits until something listens on `port` (polling a child process, which has no other way
+/// to say it is ready).
+pub(crate) fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "parlor did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Starts `parlor serve` on `dir` and waits until it listens.
+fn start(dir: &std::path::Path, port: u16) -> std::process::Child {
+    let child = spawn_serve(port, &["--data-dir".as_ref(), dir.as_os_str()]);
+    wait_listening(port);
     child
 }
 
-fn stop(child: std::process::Child) -> String {
+/// Stops a server with SIGTERM; checks it exits gracefully and returns what it printed.
+pub(crate) fn stop(child: std::process::Child) -> String {
     let pid = child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let out = child.wait_with_output().unwrap();

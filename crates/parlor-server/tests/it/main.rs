@@ -10,6 +10,7 @@ mod completions;
 mod conversations;
 mod crash;
 mod events;
+mod first_start;
 mod http2;
 mod knowledge;
 mod limits;

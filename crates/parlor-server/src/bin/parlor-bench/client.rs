@@ -111,12 +111,25 @@ pub(crate) async fn throughput(
     requests: Vec<Vec<u8>>,
     expect: u16,
 ) -> anyhow::Result<f64> {
+    throughput_over(vec![addr], clients, duration, requests, expect).await
+}
+
+/// [`throughput`] with the connections spread over several servers: client `i` talks to
+/// `addrs[i % addrs.len()]`. (A request's `Host` header names one of them; Parlor does not
+/// check it.)
+pub(crate) async fn throughput_over(
+    addrs: Vec<SocketAddr>,
+    clients: usize,
+    duration: Duration,
+    requests: Vec<Vec<u8>>,
+    expect: u16,
+) -> anyhow::Result<f64> {
     let requests = std::sync::Arc::new(requests);
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..clients {
-        let requests = requests.clone();
+        let (requests, addr) = (requests.clone(), addrs[i % addrs.len()]);
         tasks.spawn(async move {
             let mut conn = Conn::connect(addr).await?;
             let mut done = 0u64;

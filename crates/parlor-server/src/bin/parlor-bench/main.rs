@@ -15,9 +15,12 @@
 //! against the first. Latency and memory targets are absolute, and say so.
 //!
 //! Nothing here needs a tool beyond cargo: the load generator is built in ([`client`]).
-//! SQLite only for now; see `--database-url`.
+//! With `--database-url postgres://…`, the throughput and latency measurements run instead on
+//! SQLite, PostgreSQL and two PostgreSQL instances side by side ([`backends`]).
 
+mod backends;
 mod client;
+mod cpu;
 mod dataset;
 mod records;
 mod report;
@@ -111,9 +114,9 @@ struct Args {
     /// openpyxl's side of `records`.
     #[arg(long, default_value = "bench/openpyxl_export.py")]
     openpyxl_script: PathBuf,
-    /// A PostgreSQL URL to measure instead of SQLite. Not supported yet: the server's
-    /// `storage::open` has no PostgreSQL store in this version, and the bulk loader writes
-    /// SQLite's schema.
+    /// A PostgreSQL database of the bench's own (empty, or loaded by an earlier run): `create`,
+    /// `read`, `deep` and `keyword` then run on real `parlor serve` processes, on SQLite, on
+    /// this database with one instance and with two, side by side.
     #[arg(long)]
     database_url: Option<String>,
     /// Streaming completions to hold open at once (`streams`); capped by the open-file limit
@@ -155,12 +158,6 @@ async fn main() -> anyhow::Result<()> {
     if args.fake_upstream {
         return upstream::serve().await;
     }
-    if args.database_url.is_some() {
-        bail!(
-            "--database-url: only the embedded SQLite store can be benchmarked so far \
-             (this version of `parlor serve` has no PostgreSQL store either)"
-        );
-    }
     if args.rounds == 0 || args.clients == 0 {
         bail!("--rounds and --clients must be at least 1");
     }
@@ -177,6 +174,9 @@ async fn main() -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; real figures come from `cargo build --release`");
     }
+    if let Some(url) = &args.database_url {
+        return compare_backends(&args, url, &dir).await;
+    }
 
     let mut lines = vec![];
     if want(Scenario::Create) {
@@ -189,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let large = if reads.page || reads.deep || reads.keyword {
         let ds_dir = dir.join(format!("large-{}", args.messages));
-        Some(dataset::open_or_load(&ds_dir, args.messages).await?)
+        Some(dataset::sqlite::open_or_load(&ds_dir, args.messages).await?)
     } else {
         None
     };
@@ -213,16 +213,51 @@ async fn main() -> anyhow::Result<()> {
         lines.extend(streams::streams(&args, &dir).await?);
     }
 
+    let loaded =
+        large.as_ref().map_or(String::new(), |d| format!(" (loaded in {:.0} s)", d.meta.load_seconds));
+    println!("{}{loaded}\n", heading(&args));
+    print!("{}", report::table(&lines));
+    Ok(())
+}
+
+/// The report's first line: what ran, on how many cores.
+fn heading(args: &Args) -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    println!(
-        "parlor-bench {}: {cores} cores, {} clients, {:?} a side in {} rounds, {} messages{}\n",
+    format!(
+        "parlor-bench {}: {cores} cores, {} clients, {:?} a side in {} rounds, {} messages",
         env!("CARGO_PKG_VERSION"),
         args.clients,
         args.duration,
         args.rounds,
         report::count(args.messages as f64),
-        large.as_ref().map_or(String::new(), |d| format!(" (loaded in {:.0} s)", d.meta.load_seconds)),
+    )
+}
+
+/// `--database-url`: the throughput and latency measurements on SQLite, PostgreSQL, and two
+/// PostgreSQL instances, each dataset loaded (or reused) first.
+async fn compare_backends(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let supported = [Scenario::Create, Scenario::Read, Scenario::Deep, Scenario::Keyword];
+    if let Some(s) = args.only.iter().find(|s| !supported.contains(s)) {
+        bail!("--database-url measures create, read, deep and keyword only, not {s:?}");
+    }
+    let want = |s: Scenario| args.only.is_empty() || args.only.contains(&s);
+    let which = backends::Which {
+        create: want(Scenario::Create),
+        page: want(Scenario::Read),
+        deep: want(Scenario::Deep),
+        keyword: want(Scenario::Keyword),
+    };
+    let pg = dataset::postgres::open_or_load(url, args.messages).await?;
+    let sqlite =
+        dataset::sqlite::open_or_load(&dir.join(format!("large-{}", args.messages)), args.messages).await?;
+    let server = dataset::postgres::describe(url).await?;
+    let table = backends::run(args, &sqlite, &pg, dir, which).await?;
+    println!(
+        "{}; {server} (loaded in {:.0} s SQLite, {:.0} s PostgreSQL)\n",
+        heading(args),
+        sqlite.meta.load_seconds,
+        pg.meta.load_seconds
     );
-    print!("{}", report::table(&lines));
+    print!("{table}");
     Ok(())
 }

@@ -19,15 +19,15 @@
 
 use crate::Args;
 use crate::client::{self, Conn};
+use crate::dataset::{BenchOrg, bench_org};
 use crate::report::{Line, Stats, count};
-use crate::startup::{free_port, healthz, status_kib};
+use crate::startup::{Server, status_kib};
 use anyhow::{Context, bail, ensure};
 use parlor_core::id::ConversationId;
-use parlor_core::input::{NewChatbot, NewConversation, NewWebChat};
-use parlor_core::model::{AccessType, fold_case};
+use parlor_core::input::NewConversation;
+use parlor_core::model::fold_case;
 use parlor_core::store::Store;
 use parlor_export::synthetic;
-use parlor_server::keys;
 use parlor_store_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqlitePoolOptions;
@@ -35,7 +35,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use std::io::{BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -65,7 +65,8 @@ pub(crate) async fn run(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>> {
     let exe = crate::startup::parlor_exe(args)?;
     let ds = dir.join(format!("records-{}", args.records));
     let meta = open_or_load(&ds, args.records).await?;
-    let server = Server::start(&exe, &ds)?;
+    let server =
+        Server::start(&exe, &["--time-zone".as_ref(), ZONE.as_ref(), "--data-dir".as_ref(), ds.as_os_str()])?;
     let result = measure(args, dir, &server, &meta).await;
     server.stop();
     result
@@ -184,45 +185,6 @@ async fn measure(args: &Args, dir: &Path, server: &Server, meta: &Meta) -> anyho
         ));
     }
     Ok(lines)
-}
-
-/// A `parlor serve` process on the dataset, killed by [`Server::stop`].
-struct Server {
-    addr: SocketAddr,
-    child: Child,
-}
-
-impl Server {
-    fn start(exe: &Path, data_dir: &Path) -> anyhow::Result<Server> {
-        let addr = free_port()?;
-        let child = Command::new(exe)
-            .args(["serve", "--time-zone", ZONE, "--listen", &addr.to_string(), "--data-dir"])
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("spawning {}", exe.display()))?;
-        let mut server = Server { addr, child };
-        let started = Instant::now();
-        while !healthz(addr) {
-            if started.elapsed() > Duration::from_secs(30) || server.child.try_wait()?.is_some() {
-                server.stop();
-                bail!("`parlor serve` did not come up on the records dataset");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Ok(server)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A finished download.
@@ -348,28 +310,11 @@ async fn open_or_load(dir: &Path, records: usize) -> anyhow::Result<Meta> {
 
 async fn load(db: &Path, records: usize) -> anyhow::Result<Meta> {
     let store = SqliteStore::open(db).await?;
-    let org = store.create_org("bench").await?;
-    let api_key = keys::generate();
-    store.create_api_key(org.id, "bench", &keys::hash(&api_key), &keys::display_prefix(&api_key)).await?;
-    let bot = store.create_chatbot(org.id, NewChatbot::named("Bench bot")).await?;
-    let web_chat = store
-        .create_web_chat(
-            org.id,
-            NewWebChat {
-                name: "Bench web chat".into(),
-                chatbot: bot.id,
-                access_type: AccessType::Web,
-                welcome_message: String::new(),
-                allowed_origins: vec![],
-                is_active: true,
-                enable_file_upload: false,
-            },
-        )
-        .await?;
+    let BenchOrg { org, key: api_key, bot, web_chat } = bench_org(&store).await?;
     let mut convs: Vec<ConversationId> = Vec::with_capacity(CONVERSATIONS);
     for _ in 0..CONVERSATIONS {
-        let input = NewConversation { web_chat: web_chat.id, contact: None, title: None };
-        convs.push(store.create_conversation(org.id, input).await?.id);
+        let input = NewConversation { web_chat, contact: None, title: None };
+        convs.push(store.create_conversation(org, input).await?.id);
     }
     store.close().await;
 
@@ -394,7 +339,7 @@ async fn load(db: &Path, records: usize) -> anyhow::Result<Meta> {
                 .and_then(|t| t.parse::<f64>().ok())
                 .map_or(0, |s| (s * 1000.0).round() as i64);
             b.push_bind(r.id.0)
-                .push_bind(org.id.0)
+                .push_bind(org.0)
                 .push_bind(bot.id.0)
                 .push_bind(convs[i % CONVERSATIONS].0)
                 .push_bind(r.contact.map(|c| c.0))

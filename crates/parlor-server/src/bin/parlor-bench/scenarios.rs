@@ -5,19 +5,18 @@
 
 use crate::Args;
 use crate::client::{self, Conn, on_client_thread};
-use crate::dataset::Dataset;
+use crate::dataset::{BenchOrg, Dataset, bench_org};
 use crate::report::{Line, Stats, count, ms, rate};
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use axum::body::Bytes;
 use axum::http::header;
 use parlor_core::clock;
 use parlor_core::id::{ConversationId, OrgId};
-use parlor_core::input::{ConversationPatch, NewChatbot, NewConversation, NewMessage, NewWebChat};
-use parlor_core::model::{AccessType, MessageType, SenderType};
-use parlor_core::page::{Cursor, CursorRequest, Position};
+use parlor_core::input::{ConversationPatch, NewConversation, NewMessage};
+use parlor_core::model::{MessageType, SenderType};
+use parlor_core::page::CursorRequest;
 use parlor_core::store::Store;
 use parlor_server::app::{AppState, serve};
-use parlor_server::keys;
 use parlor_store_sqlite::SqliteStore;
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use std::net::SocketAddr;
@@ -29,7 +28,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// The text of every created message: a typical chat message of 86 characters.
-const TEXT: &str = "Hello, I ordered a blue jacket last week and it still has not arrived. Can you check?";
+pub(crate) const TEXT: &str =
+    "Hello, I ordered a blue jacket last week and it still has not arrived. Can you check?";
 
 /// A server running on this process's runtime until [`Running::stop`].
 struct Running {
@@ -230,38 +230,20 @@ async fn store_creates(
 
 /// An organization with a key and `n` conversations whose auto-reply is off, so creating
 /// messages in them measures storing a message, not generating replies.
-async fn setup_org(store: &dyn Store, n: usize) -> anyhow::Result<(OrgId, String, Vec<ConversationId>)> {
-    let org = store.create_org("bench").await?;
-    let key = keys::generate();
-    store.create_api_key(org.id, "bench", &keys::hash(&key), &keys::display_prefix(&key)).await?;
-    let bot = store.create_chatbot(org.id, NewChatbot::named("Bench bot")).await?;
-    let web_chat = store
-        .create_web_chat(
-            org.id,
-            NewWebChat {
-                name: "Bench web chat".into(),
-                chatbot: bot.id,
-                access_type: AccessType::Web,
-                welcome_message: String::new(),
-                allowed_origins: vec![],
-                is_active: true,
-                enable_file_upload: false,
-            },
-        )
-        .await?;
+pub(crate) async fn setup_org(
+    store: &dyn Store,
+    n: usize,
+) -> anyhow::Result<(OrgId, String, Vec<ConversationId>)> {
+    let BenchOrg { org, key, web_chat, .. } = bench_org(store).await?;
     let mut convs = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
-        let c = store
-            .create_conversation(
-                org.id,
-                NewConversation { web_chat: web_chat.id, contact: None, title: None },
-            )
-            .await?;
+        let c =
+            store.create_conversation(org, NewConversation { web_chat, contact: None, title: None }).await?;
         let patch = ConversationPatch { auto_reply_enabled: Some(false), ..Default::default() };
-        store.update_conversation(org.id, c.id, patch).await?;
+        store.update_conversation(org, c.id, patch).await?;
         convs.push(c.id);
     }
-    Ok((org.id, key, convs))
+    Ok((org, key, convs))
 }
 
 /// Which of the read measurements to run over the large dataset.
@@ -412,15 +394,15 @@ async fn alternate(
 /// history (a cursor past 900,000 newer messages of 1,000,000), one request at a time.
 async fn deep(args: &Args, ds: &Dataset, addr: SocketAddr) -> anyhow::Result<Line> {
     let key = &ds.meta.api_key;
-    let created_at = clock::Timestamp::from_micros(ds.meta.deep_created_at).context("deep cursor time")?;
-    let cursor = Cursor { position: Position { created_at, id: ds.meta.deep_id }, reverse: false };
     let first = client::get(addr, "/api/messages/", key);
-    let deep = client::get(addr, &format!("/api/messages/?cursor={}", cursor.encode()), key);
+    let deep = client::get(addr, &format!("/api/messages/?cursor={}", ds.meta.deep_cursor()?), key);
     let l = alternate(args, addr, vec![first, deep], "deep").await?;
     let (f, d) = (Stats::of_durations(&l[0]), Stats::of_durations(&l[1]));
-    let newer = ds.meta.messages - ds.meta.messages / 10 - 1;
     Ok(Line::ratio_at_most(
-        format!("3. Page behind {} newer messages (`GET /api/messages/?cursor=`)", count(newer as f64)),
+        format!(
+            "3. Page behind {} newer messages (`GET /api/messages/?cursor=`)",
+            count(ds.meta.deep_newer() as f64)
+        ),
         ms(&d),
         format!("first page: {}", ms(&f)),
         d.median / f.median,
@@ -432,7 +414,7 @@ async fn deep(args: &Args, ds: &Dataset, addr: SocketAddr) -> anyhow::Result<Lin
 async fn keyword(args: &Args, ds: &Dataset, addr: SocketAddr) -> anyhow::Result<Line> {
     let word = parlor_core::search::normalize(&args.keyword);
     ensure!(!word.is_empty() && !word.contains(' '), "--keyword takes one word");
-    let (hits, conversations) = keyword_share(&ds.db(), &word).await?;
+    let (hits, conversations) = crate::dataset::sqlite::keyword_share(&ds.db(), &word).await?;
     let key = &ds.meta.api_key;
     let req = client::get(addr, &format!("/api/conversations/?keyword={word}"), key);
     let l = alternate(args, addr, vec![req], "keyword").await?;
@@ -449,20 +431,4 @@ async fn keyword(args: &Args, ds: &Dataset, addr: SocketAddr) -> anyhow::Result<
         20.0,
         "ms",
     ))
-}
-
-/// How many messages and conversations contain `word` (as a prefix, like the search).
-async fn keyword_share(db: &Path, word: &str) -> anyhow::Result<(i64, i64)> {
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(parlor_store_sqlite::connect_options(db).read_only(true))
-        .await?;
-    let row: (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT rowid >> 32) FROM message_index WHERE message_index MATCH ?",
-    )
-    .bind(format!("\"{word}\"*"))
-    .fetch_one(&pool)
-    .await?;
-    pool.close().await;
-    Ok(row)
 }

@@ -14,10 +14,11 @@ use crate::Args;
 use crate::dataset::Dataset;
 use crate::report::{Line, Stats};
 use anyhow::{Context, bail, ensure};
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Start time and idle resident memory (bytes) of one start.
@@ -131,6 +132,55 @@ fn start_once(exe: &Path, data_dir: &Path) -> anyhow::Result<Start> {
     child.kill()?;
     child.wait()?;
     Ok(Start { ready, rss })
+}
+
+/// A `parlor serve` process, killed by [`Server::stop`] or when dropped.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    child: Child,
+}
+
+impl Server {
+    /// Spawns `parlor serve` on a free port with `options` (its output discarded) and waits
+    /// until it answers `/healthz`.
+    pub(crate) fn start(exe: &Path, options: &[&OsStr]) -> anyhow::Result<Server> {
+        let addr = free_port()?;
+        let child = Command::new(exe)
+            .args(["serve", "--listen", &addr.to_string()])
+            .args(options)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawning {}", exe.display()))?;
+        let mut server = Server { addr, child };
+        let started = Instant::now();
+        while !healthz(addr) {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("`parlor serve` exited early: {status}");
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("`parlor serve` did not answer /healthz within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(server)
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Whether `GET /healthz` answers 200 right now.
