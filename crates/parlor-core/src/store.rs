@@ -14,6 +14,37 @@ use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use crate::search::Query;
 use async_trait::async_trait;
 
+/// An export's records: keyset batches, newest first, read on one connection held until the
+/// stream ends or is dropped. See [`Store::record_batches`].
+pub type RecordBatches = futures::stream::BoxStream<'static, StoreResult<Vec<Record>>>;
+
+/// [`RecordBatches`] from a backend's query for one batch, so both stores page alike.
+///
+/// `fetch(reader, after, limit)` reads up to `limit` records strictly after `after` (from
+/// the newest when `None`) and hands `reader` back (it holds the connection). The stream
+/// ends after a batch shorter than `limit`, dropping `reader` then (the connection goes
+/// back to its pool rather than when the stream is dropped), or at the first error.
+pub fn record_batches_with<R, F, Fut>(reader: R, limit: usize, fetch: F) -> RecordBatches
+where
+    R: Send + 'static,
+    F: Fn(R, Option<Position>, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = StoreResult<(R, Vec<Record>)>> + Send + 'static,
+{
+    use futures::StreamExt;
+    let limit = limit.max(1);
+    futures::stream::try_unfold((Some(reader), None), move |(reader, after)| {
+        let next = reader.map(|reader| fetch(reader, after, limit));
+        async move {
+            let Some(next) = next else { return Ok(None) };
+            let (reader, batch) = next.await?;
+            let after = batch.last().map(|r| Position { created_at: r.created_at, id: r.id.0 });
+            let reader = (batch.len() == limit).then_some(reader);
+            Ok((!batch.is_empty()).then_some((batch, (reader, after))))
+        }
+    })
+    .boxed()
+}
+
 /// One connection pool's occupancy at a moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolStats {
@@ -317,15 +348,19 @@ pub trait Store: Send + Sync + 'static {
         filter: &RecordFilter,
         page: PageRequest,
     ) -> StoreResult<NumberPage<Record>>;
-    /// Up to `limit` of the chatbot's records matching `filter`, newest first, strictly after
-    /// `after` in that order (from the newest when `None`): keyset batches for the export,
-    /// each costing the same however deep. An unknown chatbot gives no rows.
-    async fn record_batch(
+    /// The chatbot's records matching `filter`, newest first by `(createdAt, id)`, in batches
+    /// of up to `batch` (the last one shorter; none when nothing matches): the export's reads.
+    /// Each batch is one keyset query starting after the previous batch's last record, so
+    /// each costs the same however deep. All run on one connection, taken at the first batch
+    /// and held until the stream ends or is dropped: an export of a million records is a
+    /// thousand queries, and on whichever pooled connection happened to be idle they would
+    /// fill the page cache of several (SQLite's caches are the server's memory). An unknown
+    /// chatbot gives no rows.
+    fn record_batches(
         &self,
         org: OrgId,
         chatbot: ChatbotId,
-        filter: &RecordFilter,
-        after: Option<Position>,
-        limit: usize,
-    ) -> StoreResult<Vec<Record>>;
+        filter: RecordFilter,
+        batch: usize,
+    ) -> RecordBatches;
 }

@@ -30,7 +30,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -446,15 +446,14 @@ impl Store for PgStore {
     ) -> StoreResult<NumberPage<Record>> {
         records::list_records(self, org, chatbot, filter, page).await
     }
-    async fn record_batch(
+    fn record_batches(
         &self,
         org: OrgId,
         chatbot: ChatbotId,
-        filter: &RecordFilter,
-        after: Option<Position>,
-        limit: usize,
-    ) -> StoreResult<Vec<Record>> {
-        records::record_batch(self, org, chatbot, filter, after, limit).await
+        filter: RecordFilter,
+        batch: usize,
+    ) -> parlor_core::store::RecordBatches {
+        records::record_batches(self, org, chatbot, filter, batch)
     }
 }
 

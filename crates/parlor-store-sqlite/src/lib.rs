@@ -31,7 +31,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::sqlite::{
@@ -77,7 +77,7 @@ impl SqliteStore {
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(base.read_only(true))
+            .connect_with(read_options(base))
             .await
             .map_err(StoreError::backend)?;
         let creates = group_commit::Creates::start(write.clone());
@@ -115,6 +115,23 @@ pub fn connect_options(path: &Path) -> SqliteConnectOptions {
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
         .pragma("cache_size", "-16000")
+}
+
+/// The read pool's settings: [`connect_options`] read-only, with a smaller page cache and a
+/// deeper row buffer.
+///
+/// The page cache is per connection and stays full once a scan has filled it, so the read
+/// pool's caches bound the server's memory: 8 connections of 16 MiB made a 128 MiB ceiling
+/// (an export of a million records used to leave several full). At 4 MiB each, 32 MiB. The
+/// database file sits in the operating system's cache anyway, so a read that misses costs a
+/// copy from it, not a disk read; the foundation's read and keyword benchmarks did not move
+/// (see `BENCHMARKS.md`).
+///
+/// sqlx's worker thread hands rows over through a channel of 50 by default, so a query of a
+/// thousand rows (an export batch) blocked and woke both sides twenty times; 1,024 lets it
+/// run through.
+fn read_options(base: SqliteConnectOptions) -> SqliteConnectOptions {
+    base.read_only(true).pragma("cache_size", "-4000").row_buffer_size(1024)
 }
 
 /// A pool's occupancy, from sqlx's counters (no query).
@@ -462,14 +479,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<NumberPage<Record>> {
         records::list_records(self, org, chatbot, filter, page).await
     }
-    async fn record_batch(
+    fn record_batches(
         &self,
         org: OrgId,
         chatbot: ChatbotId,
-        filter: &RecordFilter,
-        after: Option<Position>,
-        limit: usize,
-    ) -> StoreResult<Vec<Record>> {
-        records::record_batch(self, org, chatbot, filter, after, limit).await
+        filter: RecordFilter,
+        batch: usize,
+    ) -> parlor_core::store::RecordBatches {
+        records::record_batches(self, org, chatbot, filter, batch)
     }
 }
