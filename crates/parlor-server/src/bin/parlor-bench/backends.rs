@@ -33,6 +33,7 @@ use parlor_store_sqlite::SqliteStore;
 use sqlx::Connection;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Which measurements to run.
@@ -86,15 +87,8 @@ pub(crate) async fn run(
 ) -> anyhow::Result<String> {
     let exe = parlor_exe(args)?;
     let servers = start_servers(&exe, sqlite, pg, dir)?;
-    // The bench's own stores, to make the organizations messages are created in (while the
-    // servers run, as `parlor org create` would) and to delete them at the end.
-    let sqlite_store = SqliteStore::open(&sqlite.db()).await?;
-    let pg_store = PgStore::connect(&pg.url).await?;
-    let (sqlite_creates, pg_creates) = if which.create {
-        (creates_org(&sqlite_store, args.clients).await?, creates_org(&pg_store, args.clients).await?)
-    } else {
-        (Creates::default(), Creates::default())
-    };
+    let creates = if which.create { Some(make_creates(sqlite, pg, args.clients).await?) } else { None };
+    let (sqlite_creates, pg_creates) = creates.unwrap_or_default();
     let [s, a, b] = &servers;
     let pg_meter = || Meter::new(vec![a.pid(), b.pid()], Some(&pg.url));
     let mut sides = [
@@ -127,16 +121,8 @@ pub(crate) async fn run(
     }
     drop(servers);
     if which.create {
-        eprintln!("cleaning up: deleting the messages created");
-        delete_creates(&sqlite_store, &sqlite_creates).await?;
-        delete_creates(&pg_store, &pg_creates).await?;
-        // Dead rows vacuumed now rather than by autovacuum during a later run.
-        let mut conn = sqlx::postgres::PgConnection::connect(&pg.url).await?;
-        sqlx::raw_sql("VACUUM (ANALYZE) messages, conversations, contacts").execute(&mut conn).await?;
-        conn.close().await?;
+        delete_creates(sqlite, &sqlite_creates, pg, &pg_creates).await?;
     }
-    sqlite_store.close().await;
-    pg_store.close().await;
     Ok(table(&labels, &rows?))
 }
 
@@ -153,18 +139,41 @@ fn start_servers(exe: &Path, sqlite: &Dataset, pg: &PgDataset, dir: &Path) -> an
     Ok([s, pg_server("pg-a")?, pg_server("pg-b")?])
 }
 
-/// An organization with a key and one conversation per client, auto-reply off.
-async fn creates_org(store: &dyn Store, clients: usize) -> anyhow::Result<Creates> {
-    let (org, key, convs) = setup_org(store, clients).await?;
-    Ok(Creates { org, key, convs })
+/// In each database, an organization with a key and one conversation per client,
+/// auto-reply off, made through a store of the bench's, closed again: an open PostgreSQL
+/// store would LISTEN, and every message created would be sent to it as well.
+async fn make_creates(
+    sqlite: &Dataset,
+    pg: &PgDataset,
+    clients: usize,
+) -> anyhow::Result<(Creates, Creates)> {
+    let made = |store: Arc<dyn Store>| async move {
+        let made = setup_org(store.as_ref(), clients).await;
+        store.close().await;
+        let (org, key, convs) = made?;
+        anyhow::Ok(Creates { org, key, convs })
+    };
+    let s = made(Arc::new(SqliteStore::open(&sqlite.db()).await?)).await?;
+    let p = made(Arc::new(PgStore::connect(&pg.url).await?)).await?;
+    Ok((s, p))
 }
 
-/// Deletes the run's conversations, with their messages, through the store (which keeps its
-/// keyword index in step).
-async fn delete_creates(store: &dyn Store, creates: &Creates) -> anyhow::Result<()> {
-    for c in &creates.convs {
-        store.delete_conversation(creates.org, *c).await?;
+/// Deletes the run's conversations, with their messages, through the stores (which keep
+/// their keyword indexes in step), and vacuums PostgreSQL's dead rows now rather than have
+/// autovacuum do it during a later run.
+async fn delete_creates(sqlite: &Dataset, s: &Creates, pg: &PgDataset, p: &Creates) -> anyhow::Result<()> {
+    eprintln!("cleaning up: deleting the messages created");
+    let sqlite_store: Arc<dyn Store> = Arc::new(SqliteStore::open(&sqlite.db()).await?);
+    let pg_store: Arc<dyn Store> = Arc::new(PgStore::connect(&pg.url).await?);
+    for (store, creates) in [(&sqlite_store, s), (&pg_store, p)] {
+        for c in &creates.convs {
+            store.delete_conversation(creates.org, *c).await?;
+        }
+        store.close().await;
     }
+    let mut conn = sqlx::postgres::PgConnection::connect(&pg.url).await?;
+    sqlx::raw_sql("VACUUM (ANALYZE) messages, conversations, contacts").execute(&mut conn).await?;
+    conn.close().await?;
     Ok(())
 }
 
