@@ -87,6 +87,8 @@ typed_id!(
     PassageId,
     /// A webhook delivery try.
     WebhookRecordId,
+    /// A widget visitor's session.
+    VisitorSessionId,
     /// A webhook delivery: one bot reply on its way to the chatbot's `webhookUrl`, over
     /// however many tries it takes.
     WebhookDeliveryId,

@@ -6,7 +6,7 @@ use crate::clock::Timestamp;
 use crate::id::*;
 use crate::model::{
     AccessType, Attachment, AttachmentType, Canvas, Citation, CitationNode, ConversationStatus, JsonObject,
-    MessageType, Sender, SenderType, WebhookSecret,
+    Message, MessageType, Sender, SenderType, WebhookSecret,
 };
 
 /// Defaults of a new chatbot, where the request leaves a field out.
@@ -138,6 +138,8 @@ pub struct ConversationPatch {
 #[derive(Clone, Debug, Default)]
 pub struct ConversationFilter {
     pub inbox: Option<WebChatId>,
+    /// Only this contact's conversations (a widget visitor's own).
+    pub contact: Option<ContactId>,
     pub keyword: Option<crate::search::Query>,
 }
 
@@ -167,6 +169,59 @@ pub struct NewMessage {
     pub attachments: Vec<AttachmentInput>,
     pub canvas: Option<Canvas>,
     pub metadata: JsonObject,
+}
+
+impl NewMessage {
+    /// The message as stored: a new id, stamped now, with the sender and attachments the store
+    /// resolved (`attachments` here is what remains of the input once they were taken out).
+    /// Stores call it under their write lock (SQLite) or the conversation's (PostgreSQL), so
+    /// creation order is commit order and a client paging the list never misses a message
+    /// committed behind its cursor.
+    pub fn into_message(self, sender: Option<Sender>, attachments: Vec<Attachment>) -> Message {
+        Message {
+            id: MessageId::new(),
+            conversation: self.conversation,
+            sender,
+            kind: self.kind,
+            content: self.content,
+            content_payload: self.content_payload,
+            query_metadata: self.query_metadata,
+            attachments,
+            canvas: self.canvas,
+            feedback: None,
+            citations: vec![],
+            citation_nodes: vec![],
+            created_at: crate::clock::now(),
+            sender_type: self.sender_type,
+            metadata: self.metadata,
+        }
+    }
+}
+
+/// Checks the two messages of [`crate::store::Store::begin_exchange`]: the reply must be in
+/// the question's conversation and not a contact's message (the contact the store looks up is
+/// the question's). Both backends call this before writing anything.
+pub fn check_exchange(question: &NewMessage, reply: &NewMessage) -> crate::error::StoreResult<()> {
+    if reply.conversation != question.conversation {
+        return Err(crate::StoreError::InvalidReference {
+            field: "conversation",
+            id: reply.conversation.to_string(),
+        });
+    }
+    if reply.sender_type == SenderType::Contact {
+        return Err(crate::StoreError::Backend("a reply cannot be a contact's message".into()));
+    }
+    Ok(())
+}
+
+/// The question and the reply of [`crate::store::Store::begin_exchange`], from the messages a
+/// backend stored for it, in order.
+pub fn exchange_of(messages: Vec<Message>) -> crate::error::StoreResult<(Message, Message)> {
+    let mut both = messages.into_iter();
+    match (both.next(), both.next(), both.next()) {
+        (Some(question), Some(reply), None) => Ok((question, reply)),
+        _ => Err(crate::StoreError::Backend("an exchange is two messages".into())),
+    }
 }
 
 /// The end of a bot reply: stored in one transaction with its record.

@@ -1,11 +1,34 @@
 //! Full-text search terms, shared by both backends so they match alike.
 //!
-//! Text is normalized here before either database indexes it: lowercased, everything that is
-//! not a letter or digit turned into a space, and each CJK character made a word of its own.
+//! Text is normalized here before either database indexes it: lowercased, accents removed
+//! (`é` → `e`, `ñ` → `n`, `ü` → `u`), everything that is not a letter or digit turned into a
+//! space, and each CJK character made a word of its own.
 //! SQLite's `unicode61` tokenizer and PostgreSQL's `simple` configuration then split the same
 //! words, and a query built from [`Query`] means the same on both. Splitting CJK characters
 //! is what lets text without spaces between words (Chinese, Japanese) match by substring: a
 //! run of characters becomes a phrase of single-character words.
+
+/// The version of [`normalize`]'s output. Text a database indexed is kept normalized (the
+/// databases cannot run this code), so when normalizing changes, this goes up and each store
+/// re-normalizes what it holds the first time it opens (see `reindex_search_text` in each
+/// store): 1 lowercased only, 2 also removes accents.
+pub const TEXT_VERSION: i64 = 2;
+
+/// Appends `ch` lowercased and without accents: each character is decomposed (NFD) and its
+/// combining marks dropped. Done here rather than by the databases so both fold alike:
+/// SQLite's `remove_diacritics` covers Latin letters only and PostgreSQL's `simple`
+/// configuration none (its `unaccent` cannot be used in a generated column); a decomposable
+/// letter of any script loses its marks here, and what either database would still fold is
+/// then already folded.
+fn push_folded(out: &mut String, ch: char) {
+    for lower in ch.to_lowercase() {
+        unicode_normalization::char::decompose_canonical(lower, |c| {
+            if !unicode_normalization::char::is_combining_mark(c) {
+                out.push(c);
+            }
+        });
+    }
+}
 
 /// Normalizes text for the full-text index (and queries for matching it).
 pub fn normalize(text: &str) -> String {
@@ -20,9 +43,7 @@ pub fn normalize(text: &str) -> String {
             out.push(' ');
             last_space = true;
         } else if ch.is_alphanumeric() {
-            for lc in ch.to_lowercase() {
-                out.push(lc);
-            }
+            push_folded(&mut out, ch);
             last_space = false;
         } else if !last_space {
             out.push(' ');
@@ -104,7 +125,7 @@ pub fn split_terms(text: &str) -> Vec<Term> {
             phrase.push(ch.to_string());
         } else if ch.is_alphanumeric() {
             flush(&mut terms, &mut String::new(), &mut phrase);
-            word.extend(ch.to_lowercase());
+            push_folded(&mut word, ch);
         } else {
             flush(&mut terms, &mut word, &mut phrase);
         }
@@ -122,6 +143,20 @@ mod tests {
         assert_eq!(normalize("Hello, WORLD! e-mail"), "hello world e mail");
         assert_eq!(normalize("导出记录 now"), "导 出 记 录 now");
         assert_eq!(normalize("  "), "");
+    }
+
+    #[test]
+    fn removes_accents_of_any_script_but_keeps_letters_without_them() {
+        assert_eq!(normalize("Crème BRÛLÉE, naïve café"), "creme brulee naive cafe");
+        assert_eq!(normalize("Tiếng Việt Ångström Müller"), "tieng viet angstrom muller");
+        assert_eq!(normalize("Άθήνα"), "αθηνα");
+        // Already decomposed text (a letter, then its mark) folds the same.
+        assert_eq!(normalize("cafe\u{301}"), "cafe");
+        // Letters that are not a base letter plus marks stay as they are.
+        assert_eq!(normalize("Øre straße"), "øre straße");
+        // Hangul syllables decompose into jamo under NFD; they are CJK here and stay whole.
+        assert_eq!(normalize("한국"), "한 국");
+        assert_eq!(split_terms("Café"), vec![Term::Word { text: "cafe".into(), prefix: true }]);
     }
 
     #[test]
@@ -153,6 +188,6 @@ mod tests {
             Query::keyword("Export记录now").unwrap().clauses,
             vec![word("export"), phrase(&["记", "录"]), word("now")]
         );
-        assert_eq!(Query::keyword("ÉTÉ 世").unwrap().clauses, vec![word("été"), phrase(&["世"])]);
+        assert_eq!(Query::keyword("ÉTÉ 世").unwrap().clauses, vec![word("ete"), phrase(&["世"])]);
     }
 }

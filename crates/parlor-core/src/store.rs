@@ -14,6 +14,37 @@ use crate::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
 use crate::search::Query;
 use async_trait::async_trait;
 
+/// An export's records: keyset batches, newest first, read on one connection held until the
+/// stream ends or is dropped. See [`Store::record_batches`].
+pub type RecordBatches = futures::stream::BoxStream<'static, StoreResult<Vec<Record>>>;
+
+/// [`RecordBatches`] from a backend's query for one batch, so both stores page alike.
+///
+/// `fetch(reader, after, limit)` reads up to `limit` records strictly after `after` (from
+/// the newest when `None`) and hands `reader` back (it holds the connection). The stream
+/// ends after a batch shorter than `limit`, dropping `reader` then (the connection goes
+/// back to its pool rather than when the stream is dropped), or at the first error.
+pub fn record_batches_with<R, F, Fut>(reader: R, limit: usize, fetch: F) -> RecordBatches
+where
+    R: Send + 'static,
+    F: Fn(R, Option<Position>, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = StoreResult<(R, Vec<Record>)>> + Send + 'static,
+{
+    use futures::StreamExt;
+    let limit = limit.max(1);
+    futures::stream::try_unfold((Some(reader), None), move |(reader, after)| {
+        let next = reader.map(|reader| fetch(reader, after, limit));
+        async move {
+            let Some(next) = next else { return Ok(None) };
+            let (reader, batch) = next.await?;
+            let after = batch.last().map(|r| Position { created_at: r.created_at, id: r.id.0 });
+            let reader = (batch.len() == limit).then_some(reader);
+            Ok((!batch.is_empty()).then_some((batch, (reader, after))))
+        }
+    })
+    .boxed()
+}
+
 /// One connection pool's occupancy at a moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolStats {
@@ -220,12 +251,40 @@ pub trait Store: Send + Sync + 'static {
     /// Every passage's document title and text, for building the chatbot's vocabulary.
     async fn passage_texts(&self, org: OrgId, chatbot: ChatbotId) -> StoreResult<Vec<(String, String)>>;
 
+    // --- widget visitors --------------------------------------------------------------------
+
+    /// The web chat with this id, whichever organization it belongs to, with that
+    /// organization: the public widget names a web chat by its id alone. (Like the key
+    /// lookups, the one way in that starts without an organization.)
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)>;
+    /// Starts a visitor session of a web chat: a new contact (`Visitor <n>`) and the session,
+    /// stored by the SHA-256 hex digest of its token, in one transaction.
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession>;
+    /// The session with this token digest. Deleting its web chat or its contact ends it.
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>>;
+
     // --- bot replies and records ------------------------------------------------------------
 
     /// Starts a bot reply: stores `input` (an outgoing bot message, usually empty) exactly as
     /// [`Store::create_message`] does, and marks its conversation as being answered
     /// (`isAutoReplyNow`) until [`Store::finish_reply`].
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message>;
+    /// Stores a user's question and starts the bot's reply to it, in one transaction: both as
+    /// [`Store::create_message`] stores them (the reply right after the question), and the
+    /// conversation marked as being answered as [`Store::begin_reply`] marks it. Both are
+    /// stored or neither. `reply` must be in the question's conversation and not a contact's
+    /// message ([`crate::input::check_exchange`]). Returns the question and the reply.
+    async fn begin_exchange(
+        &self,
+        org: OrgId,
+        question: NewMessage,
+        reply: NewMessage,
+    ) -> StoreResult<(Message, Message)>;
     /// Saves the text produced so far, so readers and re-attaching clients see it.
     async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()>;
     /// Completes a reply in one transaction: its final text (now searchable), citations and
@@ -289,15 +348,19 @@ pub trait Store: Send + Sync + 'static {
         filter: &RecordFilter,
         page: PageRequest,
     ) -> StoreResult<NumberPage<Record>>;
-    /// Up to `limit` of the chatbot's records matching `filter`, newest first, strictly after
-    /// `after` in that order (from the newest when `None`): keyset batches for the export,
-    /// each costing the same however deep. An unknown chatbot gives no rows.
-    async fn record_batch(
+    /// The chatbot's records matching `filter`, newest first by `(createdAt, id)`, in batches
+    /// of up to `batch` (the last one shorter; none when nothing matches): the export's reads.
+    /// Each batch is one keyset query starting after the previous batch's last record, so
+    /// each costs the same however deep. All run on one connection, taken at the first batch
+    /// and held until the stream ends or is dropped: an export of a million records is a
+    /// thousand queries, and on whichever pooled connection happened to be idle they would
+    /// fill the page cache of several (SQLite's caches are the server's memory). An unknown
+    /// chatbot gives no rows.
+    fn record_batches(
         &self,
         org: OrgId,
         chatbot: ChatbotId,
-        filter: &RecordFilter,
-        after: Option<Position>,
-        limit: usize,
-    ) -> StoreResult<Vec<Record>>;
+        filter: RecordFilter,
+        batch: usize,
+    ) -> RecordBatches;
 }

@@ -78,6 +78,12 @@ pub struct ProviderConfig {
     /// `idle_timeout_s` says otherwise (a model that thinks long before its first token may
     /// need a longer one).
     pub idle_timeout: Duration,
+    /// Speak HTTP/2 to the provider (`http2 = true`), so every reply in flight shares one
+    /// connection: over `https`, offered in the TLS handshake (HTTP/1.1 when the server does
+    /// not take it); over plain `http`, HTTP/2 from the first byte ("prior knowledge", h2c),
+    /// which the server must speak. Off (the default): HTTP/1.1, one connection per reply in
+    /// flight.
+    pub http2: bool,
 }
 
 impl ProviderConfig {
@@ -90,6 +96,7 @@ impl ProviderConfig {
             api_key: None,
             timeout: DEFAULT_TIMEOUT,
             idle_timeout: DEFAULT_TIMEOUT,
+            http2: false,
         })
     }
 
@@ -107,6 +114,11 @@ impl ProviderConfig {
 
     pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
         self.idle_timeout = idle;
+        self
+    }
+
+    pub fn with_http2(mut self, http2: bool) -> Self {
+        self.http2 = http2;
         self
     }
 
@@ -139,7 +151,7 @@ impl ProviderConfig {
         if let Some(s) = raw.idle_timeout_s {
             config = config.with_idle_timeout(seconds("idle_timeout_s", s).map_err(invalid)?);
         }
-        Ok(config)
+        Ok(config.with_http2(raw.http2.unwrap_or(false)))
     }
 }
 
@@ -154,6 +166,7 @@ pub(crate) struct RawProvider {
     /// Seconds; fractions are allowed (tests use sub-second timeouts).
     timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
+    http2: Option<bool>,
 }
 
 /// The part of a config file this crate reads; other tables are ignored (serde skips

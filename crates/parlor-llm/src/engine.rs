@@ -37,10 +37,17 @@ pub struct LlmEngine {
 impl LlmEngine {
     /// Builds the provider's HTTP client (one per provider, so connections are pooled).
     pub fn new(name: &str, config: ProviderConfig) -> Result<Self, ConfigError> {
-        let client = reqwest::Client::builder()
-            // Connecting is part of the `timeout` budget; a connect that times out is
-            // reported as unreachable, as no connection was ever made.
-            .connect_timeout(config.timeout)
+        // Connecting is part of the `timeout` budget; a connect that times out is reported
+        // as unreachable, as no connection was ever made.
+        let builder = reqwest::Client::builder().connect_timeout(config.timeout);
+        let builder = match (config.http2, config.base_url.starts_with("http://")) {
+            (false, _) => builder.http1_only(),
+            // No TLS handshake to offer HTTP/2 in: the server is taken to speak it (h2c).
+            (true, true) => builder.http2_prior_knowledge(),
+            // Offered in the TLS handshake (ALPN); HTTP/1.1 if the server declines.
+            (true, false) => builder,
+        };
+        let client = builder
             .build()
             .map_err(|e| ConfigError::Client { provider: name.to_owned(), reason: error_chain(&e) })?;
         Ok(LlmEngine { name: name.to_owned(), config, client })

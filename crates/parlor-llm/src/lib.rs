@@ -4,7 +4,9 @@
 //! - [`Providers`] is the registry the server builds from the `[providers.NAME]` tables of
 //!   its config file and asks to [`Providers::resolve`] a chatbot's `"provider/model"`.
 //! - [`LlmEngine`] is one provider: it posts the chatbot's grounded prompt with
-//!   `stream: true` and turns the server-sent events into `Delta`s and one `Done`.
+//!   `stream: true` and turns the server-sent events into `Delta`s and one `Done`. Over
+//!   HTTP/1.1 by default; with `http2 = true`, over HTTP/2, every reply in flight on one
+//!   connection ([`ProviderConfig::http2`]).
 //!
 //! The wire types are lenient on purpose (see `wire`): real compatible servers send chunks
 //! that strict OpenAI types reject. Every network wait is bounded by the provider's timeouts,

@@ -25,6 +25,10 @@ pub struct Limits {
     pub rate_per_key: u32,
     /// Requests a minute per client IP, for `/api/` routes; 0 is off.
     pub rate_per_ip: u32,
+    /// Widget visitor requests a minute per client IP (public routes: on by default); 0 is off.
+    pub widget_per_ip: u32,
+    /// Widget visitor requests a minute per visitor session; 0 is off.
+    pub widget_per_session: u32,
     /// Time a client has to send a request's head, and that a kept-alive connection may
     /// wait for its next request.
     pub header_timeout: Duration,
@@ -42,6 +46,8 @@ impl Default for Limits {
             upload: 20 * 1024 * 1024,
             rate_per_key: 0,
             rate_per_ip: 0,
+            widget_per_ip: 300,
+            widget_per_session: 60,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             // Generous: a busy web chat's backend streams one reply per visitor typing.

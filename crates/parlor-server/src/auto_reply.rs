@@ -11,6 +11,7 @@
 
 use crate::app::AppState;
 use crate::replies::{self, ReplyEvent};
+use futures::StreamExt;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{ConversationId, MessageId, OrgId};
 use parlor_core::model::{Message, MessageType};
@@ -136,8 +137,8 @@ async fn answer(state: &AppState, org: OrgId, question: Message) -> StoreResult<
     let conversation = state.store.get_conversation(org, question.conversation).await?;
     let Some(chatbot) = conversation.chatbot else { return Ok(()) };
     let chatbot = state.store.get_chatbot(org, chatbot).await?;
-    let mut reply = replies::start(state, org, chatbot, question).await?;
-    while let Some(event) = reply.events.recv().await {
+    let mut reply = replies::start(state, org, chatbot, replies::Question::Stored(question)).await?;
+    while let Some(event) = reply.events.next().await {
         if let ReplyEvent::Done { .. } = event {
             break;
         }

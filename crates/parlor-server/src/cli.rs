@@ -124,6 +124,10 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("  (also written to {})", f.display());
         }
         println!("  Demo chatbot: {}   web chat: {}", b.chatbot, b.web_chat);
+        println!(
+            "  Chat widget for any page: <script src=\"http://{}/widget/{}.js\" async></script>",
+            args.listen, b.web_chat
+        );
     }
     let providers = match &args.config {
         Some(path) => parlor_llm::Providers::from_file(path)
@@ -137,6 +141,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         upload: args.max_upload_bytes,
         rate_per_key: args.rate_limit_per_key,
         rate_per_ip: args.rate_limit_per_ip,
+        widget_per_ip: args.widget_rate_limit_per_ip,
+        widget_per_session: args.widget_rate_limit_per_session,
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
         streams_per_key: args.max_streams_per_key,

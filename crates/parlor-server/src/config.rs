@@ -44,6 +44,13 @@ pub struct ServeArgs {
     /// Behind a reverse proxy every client has the proxy's address: limit there instead.
     #[arg(long, env = "PARLOR_RATE_LIMIT_PER_IP", default_value_t = 0)]
     pub rate_limit_per_ip: u32,
+    /// Widget visitor requests a minute per client IP address (the public `/api/widget/`
+    /// routes, which need no key, so this one is on by default); 0 turns it off.
+    #[arg(long, env = "PARLOR_WIDGET_RATE_LIMIT_PER_IP", default_value_t = 300)]
+    pub widget_rate_limit_per_ip: u32,
+    /// Widget visitor requests a minute per visitor session; 0 turns it off.
+    #[arg(long, env = "PARLOR_WIDGET_RATE_LIMIT_PER_SESSION", default_value_t = 60)]
+    pub widget_rate_limit_per_session: u32,
     /// Seconds a client has to send a request's head; also how long a kept-alive
     /// connection may wait for its next request.
     #[arg(long, env = "PARLOR_HEADER_TIMEOUT_S", default_value_t = 30)]
@@ -69,6 +76,12 @@ pub struct ServeArgs {
     /// Seconds before a failed webhook delivery is first retried.
     #[arg(long, env = "PARLOR_WEBHOOK_FIRST_RETRY_S", default_value_t = 10)]
     pub webhook_first_retry_s: u64,
+    /// Lets webhooks reach loopback, private and link-local addresses (the server's own
+    /// network). Off: a chatbot's `webhookUrl` must be a public address, so an organization
+    /// cannot make Parlor call services of the network it runs in and read their answers.
+    /// Turn it on when receivers run beside Parlor and every organization is trusted.
+    #[arg(long, env = "PARLOR_WEBHOOK_ALLOW_LOCAL_NETWORK")]
+    pub webhook_allow_local_network: bool,
 }
 
 impl ServeArgs {
@@ -78,6 +91,7 @@ impl ServeArgs {
             timeout: std::time::Duration::from_secs(self.webhook_timeout_s.max(1)),
             first_retry: std::time::Duration::from_secs(self.webhook_first_retry_s),
             max_attempts: self.webhook_attempts.max(1),
+            allow_local_network: self.webhook_allow_local_network,
             ..Default::default()
         }
     }

@@ -197,15 +197,28 @@ impl Incoming {
 
     /// Makes the file durable and moves it to its final place; returns its path relative to
     /// the data dir, as stored with the attachment.
-    pub async fn keep(mut self) -> std::io::Result<String> {
+    pub async fn keep(self) -> std::io::Result<String> {
+        self.keep_in(None).await
+    }
+
+    /// [`Incoming::keep`] into a folder of the uploads (`uploads/<folder>/<name>`), created if
+    /// needed: the widget keeps each visitor's images in a folder of their own, and that path
+    /// is what says whose an image is. `folder` is ours, never a client's.
+    pub async fn keep_in(mut self, folder: Option<&str>) -> std::io::Result<String> {
         if let Some(mut f) = self.file.take() {
             f.flush().await?;
             // On disk before it is renamed, so a crash cannot leave a complete-looking name
             // on missing bytes.
             f.sync_all().await?;
         }
-        let rel = format!("{DIR}/{}", self.name);
-        let dir = self.partial.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+        let uploads = self.partial.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+        let (rel, dir) = match folder {
+            Some(folder) => (format!("{DIR}/{folder}/{}", self.name), uploads.join(folder)),
+            None => (format!("{DIR}/{}", self.name), uploads),
+        };
+        if folder.is_some() {
+            tokio::fs::create_dir_all(&dir).await?;
+        }
         tokio::fs::rename(&self.partial, dir.join(&self.name)).await?;
         // Renamed: nothing left for `drop` to remove.
         self.partial = PathBuf::new();

@@ -7,7 +7,7 @@ use parlor_core::clock;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{ContactId, OrgId};
 use parlor_core::input::{ContactPatch, NewContact};
-use parlor_core::model::{ChannelRef, Contact};
+use parlor_core::model::{ChannelRef, Contact, contact_query, contact_search_text};
 use parlor_core::page::{NumberPage, PageRequest};
 use sqlx::postgres::{PgConnection, PgRow};
 use std::collections::HashMap;
@@ -76,21 +76,23 @@ pub(crate) async fn insert_contact(tx: &mut Tx, org: OrgId, input: NewContact) -
             format!("Visitor {n}")
         }
     };
+    let folded = contact_search_text(&name, input.email.as_deref(), input.phone_number.as_deref());
     let id = ContactId::new();
     let now = clock::now();
     sqlx::query(
         "INSERT INTO contacts (id, org_id, name, avatar, email, phone_number, source_id, query_metadata,
-            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $9)",
+            created_at, updated_at, search_folded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $9, $10)",
     )
     .bind(id.0)
     .bind(org.0)
-    .bind(name)
+    .bind(&name)
     .bind(input.avatar)
     .bind(input.email)
     .bind(input.phone_number)
     .bind(input.source_id)
     .bind(input.query_metadata.as_ref().map(to_json))
     .bind(now.0)
+    .bind(folded)
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
@@ -117,18 +119,16 @@ pub(crate) async fn get_contact(conn: &mut PgConnection, org: OrgId, id: Contact
     v.pop().ok_or(StoreError::NotFound)
 }
 
-/// `query` is lowercased here and found with `strpos` (a substring match with no LIKE
-/// wildcards to escape) in the lowercased columns.
+/// `query` is folded here and found with `strpos` (a substring match with no LIKE wildcards
+/// to escape) in the folded fields (see `contact_search_text`).
 pub(crate) async fn list_contacts(
     s: &PgStore,
     org: OrgId,
     query: Option<&str>,
     page: PageRequest,
 ) -> StoreResult<NumberPage<Contact>> {
-    let filter = "org_id = $1 AND ($2::text IS NULL OR strpos(lower(name), $2) > 0
-                  OR strpos(lower(coalesce(email, '')), $2) > 0
-                  OR strpos(lower(coalesce(phone_number, '')), $2) > 0)";
-    let q = query.map(|q| q.to_lowercase());
+    let filter = "org_id = $1 AND ($2::text IS NULL OR strpos(search_folded, $2) > 0)";
+    let q = query.map(contact_query);
     let count: i64 =
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM contacts WHERE {filter}")))
             .bind(org.0)
@@ -165,7 +165,7 @@ pub(crate) async fn update_contact(
     c.updated_at = clock::now();
     sqlx::query(
         "UPDATE contacts SET name = $1, avatar = $2, email = $3, phone_number = $4, source_id = $5,
-            query_metadata = $6::json, updated_at = $7 WHERE org_id = $8 AND id = $9",
+            query_metadata = $6::json, updated_at = $7, search_folded = $10 WHERE org_id = $8 AND id = $9",
     )
     .bind(&c.name)
     .bind(&c.avatar)
@@ -176,6 +176,7 @@ pub(crate) async fn update_contact(
     .bind(c.updated_at.0)
     .bind(org.0)
     .bind(id.0)
+    .bind(contact_search_text(&c.name, c.email.as_deref(), c.phone_number.as_deref()))
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;

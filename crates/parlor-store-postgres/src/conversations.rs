@@ -152,6 +152,9 @@ pub(crate) async fn list_conversations(
     if let Some(inbox) = filter.inbox {
         q.push(" AND c.web_chat_id = ").push_bind(inbox.0);
     }
+    if let Some(contact) = filter.contact {
+        q.push(" AND c.contact_id = ").push_bind(contact.0);
+    }
     if let Some(keyword) = &filter.keyword {
         let Some(expr) = tsquery(keyword) else {
             return Ok(CursorPage { items: vec![], next: None, previous: None });

@@ -20,6 +20,8 @@ mod records;
 mod replies;
 mod rows;
 mod search;
+mod search_text;
+mod visitors;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -28,7 +30,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -93,6 +95,7 @@ impl PgStore {
         let events = std::sync::Arc::new(events::PgBus::start(pool.clone()));
         let store = PgStore { pool, events, connect, locks: Default::default() };
         records::fold_old_records(&store).await?;
+        search_text::renormalize_if_stale(&store).await?;
         Ok(store)
     }
 
@@ -100,6 +103,11 @@ impl PgStore {
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
         self.pool.begin().await.map_err(map_err)
     }
+}
+
+/// The one message of a create of one.
+fn one(mut messages: Vec<Message>) -> StoreResult<Message> {
+    messages.pop().ok_or_else(|| StoreError::Backend("no message was stored".into()))
 }
 
 /// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is
@@ -282,7 +290,7 @@ impl Store for PgStore {
     }
 
     async fn create_message(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input, false).await
+        one(messages::create_messages(self, org, vec![input], false).await?)
     }
     async fn get_message(
         &self,
@@ -354,8 +362,32 @@ impl Store for PgStore {
         knowledge::passage_texts(self, org, chatbot).await
     }
 
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)> {
+        visitors::find_web_chat(self, id).await
+    }
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession> {
+        visitors::create_visitor_session(self, org, web_chat, token_hash).await
+    }
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>> {
+        visitors::find_visitor_session(self, token_hash).await
+    }
+
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input, true).await
+        one(messages::create_messages(self, org, vec![input], true).await?)
+    }
+    async fn begin_exchange(
+        &self,
+        org: OrgId,
+        question: NewMessage,
+        reply: NewMessage,
+    ) -> StoreResult<(Message, Message)> {
+        check_exchange(&question, &reply)?;
+        exchange_of(messages::create_messages(self, org, vec![question, reply], true).await?)
     }
     async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()> {
         replies::save_progress(self, org, message, content).await
@@ -414,15 +446,14 @@ impl Store for PgStore {
     ) -> StoreResult<NumberPage<Record>> {
         records::list_records(self, org, chatbot, filter, page).await
     }
-    async fn record_batch(
+    fn record_batches(
         &self,
         org: OrgId,
         chatbot: ChatbotId,
-        filter: &RecordFilter,
-        after: Option<Position>,
-        limit: usize,
-    ) -> StoreResult<Vec<Record>> {
-        records::record_batch(self, org, chatbot, filter, after, limit).await
+        filter: RecordFilter,
+        batch: usize,
+    ) -> parlor_core::store::RecordBatches {
+        records::record_batches(self, org, chatbot, filter, batch)
     }
 }
 

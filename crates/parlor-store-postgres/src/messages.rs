@@ -127,13 +127,15 @@ async fn contact_sender(tx: &mut Tx, org: OrgId, id: ContactId) -> StoreResult<O
     row.map(|r| Ok(Sender { id: Some(id.0), name: get(&r, "name")?, avatar: get(&r, "avatar")? })).transpose()
 }
 
-/// Stores a message; `starts_reply` also marks the conversation as being answered.
-pub(crate) async fn create_message(
+/// Stores messages of one conversation, in order, in one transaction; `starts_reply` also
+/// marks the conversation as being answered (the last message is a bot reply begun).
+pub(crate) async fn create_messages(
     s: &PgStore,
     org: OrgId,
-    input: NewMessage,
+    inputs: Vec<NewMessage>,
     starts_reply: bool,
-) -> StoreResult<Message> {
+) -> StoreResult<Vec<Message>> {
+    let Some(conversation) = inputs.first().map(|i| i.conversation) else { return Ok(vec![]) };
     let mut tx = s.begin().await?;
     // The conversation row stays locked until commit: messages of one conversation are
     // created one at a time across every instance, so the counters, the last message and
@@ -142,77 +144,61 @@ pub(crate) async fn create_message(
         "SELECT contact_id, title, title_set FROM conversations WHERE org_id = $1 AND id = $2 FOR UPDATE",
     )
     .bind(org.0)
-    .bind(input.conversation.0)
+    .bind(conversation.0)
     .fetch_optional(&mut *tx)
     .await
     .map_err(map_err)?;
     let Some(conv) = conv else {
-        return Err(StoreError::InvalidReference {
-            field: "conversation",
-            id: input.conversation.to_string(),
-        });
+        return Err(StoreError::InvalidReference { field: "conversation", id: conversation.to_string() });
     };
-    let sender = match input.sender_type {
-        SenderType::Contact => match input.contact {
-            Some(c) => Some(
-                contact_sender(&mut tx, org, c)
-                    .await?
-                    .ok_or_else(|| StoreError::InvalidReference { field: "sender", id: c.to_string() })?,
-            ),
-            None => match get::<Option<Uuid>>(&conv, "contact_id")? {
-                Some(c) => contact_sender(&mut tx, org, c.into()).await?,
-                None => None,
-            },
-        },
-        _ => input.sender.clone(),
-    };
-    let attachments = resolve_attachments(&mut tx, org, input.attachments).await?;
-    let msg = Message {
-        id: MessageId::new(),
-        conversation: input.conversation,
-        sender,
-        kind: input.kind,
-        content: input.content,
-        content_payload: input.content_payload,
-        query_metadata: input.query_metadata,
-        attachments,
-        canvas: input.canvas,
-        feedback: None,
-        citations: vec![],
-        citation_nodes: vec![],
-        // Taken under the conversation's lock, so within a conversation creation order is
-        // commit order and a client paging its messages never misses one committed behind
-        // its cursor.
-        created_at: clock::now(),
-        sender_type: input.sender_type,
-        metadata: input.metadata,
-    };
-    insert_message(&mut tx, org, &msg).await?;
+    let mut messages = Vec::with_capacity(inputs.len());
+    for mut input in inputs {
+        let sender =
+            match input.sender_type {
+                SenderType::Contact => match input.contact {
+                    Some(c) => Some(contact_sender(&mut tx, org, c).await?.ok_or_else(|| {
+                        StoreError::InvalidReference { field: "sender", id: c.to_string() }
+                    })?),
+                    None => match get::<Option<Uuid>>(&conv, "contact_id")? {
+                        Some(c) => contact_sender(&mut tx, org, c.into()).await?,
+                        None => None,
+                    },
+                },
+                _ => input.sender.take(),
+            };
+        let attachments = resolve_attachments(&mut tx, org, std::mem::take(&mut input.attachments)).await?;
+        let msg = input.into_message(sender, attachments);
+        insert_message(&mut tx, org, &msg).await?;
+        messages.push(msg);
+    }
+    let Some(last) = messages.last() else { return Ok(messages) };
 
-    let incoming = msg.kind == MessageType::Incoming;
-    let new_title =
-        (incoming && !get::<bool>(&conv, "title_set")? && get::<String>(&conv, "title")?.is_empty())
-            .then(|| parlor_core::model::title_from(&msg.content))
-            .filter(|t| !t.is_empty());
+    let incoming = messages.iter().filter(|m| m.kind == MessageType::Incoming).count();
+    let new_title = (!get::<bool>(&conv, "title_set")? && get::<String>(&conv, "title")?.is_empty())
+        .then(|| messages.iter().find(|m| m.kind == MessageType::Incoming))
+        .flatten()
+        .map(|m| parlor_core::model::title_from(&m.content))
+        .filter(|t| !t.is_empty());
     sqlx::query(
         "UPDATE conversations SET last_message_id = $1, last_message_at = $2,
-            message_count = message_count + 1, unread_count = unread_count + $3,
+            message_count = message_count + $8, unread_count = unread_count + $3,
             title = coalesce($4, title), title_search = coalesce($5, title_search), updated_at = $2,
             replying = replying + $7
          WHERE id = $6",
     )
-    .bind(msg.id.0)
-    .bind(msg.created_at.0)
-    .bind(i64::from(incoming))
+    .bind(last.id.0)
+    .bind(last.created_at.0)
+    .bind(incoming as i64)
     .bind(&new_title)
     .bind(new_title.as_deref().map(normalize))
-    .bind(msg.conversation.0)
+    .bind(conversation.0)
     .bind(i64::from(starts_reply))
+    .bind(messages.len() as i64)
     .execute(&mut *tx)
     .await
     .map_err(map_err)?;
     tx.commit().await.map_err(map_err)?;
-    Ok(msg)
+    Ok(messages)
 }
 
 /// Inserts a message row with its normalized text, which the generated `content_tsv` column

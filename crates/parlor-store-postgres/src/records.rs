@@ -1,5 +1,6 @@
 //! Question/answer records: the records list (a page with its total) and the export's keyset
-//! batches, each one query on `records_chatbot (chatbot_id, created_at, id)`, plus folding
+//! batches (on one connection), each one query on `records_chatbot (chatbot_id, created_at,
+//! id)`, plus folding
 //! the text filters' columns of records written before they existed.
 //!
 //! Text filters look for the folded filter ([`RecordFilter::input_needle`]) with `strpos()`
@@ -14,7 +15,9 @@ use parlor_core::id::{ChatbotId, OrgId};
 use parlor_core::input::RecordFilter;
 use parlor_core::model::{Record, fold_case, reply_time_text};
 use parlor_core::page::{NumberPage, PageRequest, Position};
-use sqlx::postgres::PgRow;
+use parlor_core::store::{RecordBatches, record_batches_with};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -112,21 +115,40 @@ pub(crate) async fn list_records(
     Ok(NumberPage { count, items })
 }
 
-pub(crate) async fn record_batch(
+/// An export's reader: the connection it holds between batches (taken at the first).
+struct Reader {
+    pool: PgPool,
+    conn: Option<PoolConnection<Postgres>>,
+    org: OrgId,
+    chatbot: ChatbotId,
+    filter: RecordFilter,
+}
+
+/// [`Store::record_batches`]: one keyset query a batch, on one pooled connection.
+///
+/// [`Store::record_batches`]: parlor_core::store::Store::record_batches
+pub(crate) fn record_batches(
     s: &PgStore,
     org: OrgId,
     chatbot: ChatbotId,
-    filter: &RecordFilter,
-    after: Option<Position>,
+    filter: RecordFilter,
     limit: usize,
-) -> StoreResult<Vec<Record>> {
-    let mut q = QueryBuilder::<Postgres>::new(SELECT);
-    q.push(" WHERE r.chatbot_id = ").push_bind(chatbot.0).push(" AND r.org_id = ").push_bind(org.0);
-    push_filter(&mut q, filter, after);
-    q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
-        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = q.build().fetch_all(&s.pool).await.map_err(map_err)?;
-    rows.iter().map(record_row).collect()
+) -> RecordBatches {
+    let reader = Reader { pool: s.pool.clone(), conn: None, org, chatbot, filter };
+    record_batches_with(reader, limit, |mut r, after, limit| async move {
+        let conn = match &mut r.conn {
+            Some(conn) => conn,
+            None => r.conn.insert(r.pool.acquire().await.map_err(map_err)?),
+        };
+        let mut q = QueryBuilder::<Postgres>::new(SELECT);
+        q.push(" WHERE r.chatbot_id = ").push_bind(r.chatbot.0).push(" AND r.org_id = ").push_bind(r.org.0);
+        push_filter(&mut q, &r.filter, after);
+        q.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = q.build().fetch_all(&mut **conn).await.map_err(map_err)?;
+        let batch = rows.iter().map(record_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok((r, batch))
+    })
 }
 
 /// Fills the folded columns of records written before migration 0005, a batch per

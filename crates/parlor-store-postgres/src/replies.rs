@@ -55,10 +55,11 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         .await
         .map_err(map_err)?;
 
-    // The question: when it was asked, and whether it opened its conversation.
+    // The question: when it was asked, and whether it opened its conversation (`EXISTS`
+    // stops at the first earlier question; a count would read the whole conversation).
     let q = sqlx::query(
         "SELECT m.created_at, c.contact_id,
-            (SELECT count(*) FROM messages e WHERE e.conversation_id = m.conversation_id AND e.kind = 'incoming'
+            EXISTS (SELECT 1 FROM messages e WHERE e.conversation_id = m.conversation_id AND e.kind = 'incoming'
                AND (e.created_at, e.id) < (m.created_at, m.id)) AS earlier
          FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.org_id = $1 AND m.id = $2",
     )
@@ -88,7 +89,7 @@ pub(crate) async fn finish_reply(s: &PgStore, org: OrgId, r: FinishedReply) -> S
         .bind(rec.reply_time_ms)
         .bind(&rec.error)
         .bind(&rec.finish_reason)
-        .bind(if get::<i64>(&q, "earlier")? == 0 { "New" } else { "Follow" })
+        .bind(if get::<bool>(&q, "earlier")? { "Follow" } else { "New" })
         .bind(get::<DateTime<Utc>>(&q, "created_at")?)
         .bind(rec.chatbot.0)
         .bind(fold_case(&rec.input_message))

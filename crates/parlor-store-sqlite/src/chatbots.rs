@@ -16,7 +16,7 @@ use uuid::Uuid;
 const CHATBOT_COLS: &str = "id, name, instructions, welcome_message, fallback_message, model, temperature, \
      history_messages, webhook_url, api_web_chat_id, created_at, updated_at";
 
-const WEB_CHAT_COLS: &str = "id, chatbot_id, name, access_type, welcome_message, allowed_origins, \
+pub(crate) const WEB_CHAT_COLS: &str = "id, chatbot_id, name, access_type, welcome_message, allowed_origins, \
      is_active, enable_file_upload, created_at";
 
 fn chatbot_row(row: &SqliteRow) -> StoreResult<Chatbot> {
@@ -36,7 +36,7 @@ fn chatbot_row(row: &SqliteRow) -> StoreResult<Chatbot> {
     })
 }
 
-fn web_chat_row(row: &SqliteRow) -> StoreResult<WebChat> {
+pub(crate) fn web_chat_row(row: &SqliteRow) -> StoreResult<WebChat> {
     let access: String = get(row, "access_type")?;
     Ok(WebChat {
         id: get::<Uuid>(row, "id")?.into(),

@@ -7,7 +7,7 @@ use parlor_core::clock;
 use parlor_core::error::StoreResult;
 use parlor_core::id::{ContactId, OrgId};
 use parlor_core::input::{ContactPatch, NewContact};
-use parlor_core::model::{ChannelRef, Contact};
+use parlor_core::model::{ChannelRef, Contact, contact_query, contact_search_text};
 use parlor_core::page::{NumberPage, PageRequest};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
@@ -76,15 +76,16 @@ pub(crate) async fn insert_contact(tx: &mut Tx, org: OrgId, input: NewContact) -
             format!("Visitor {n}")
         }
     };
+    let folded = contact_search_text(&name, input.email.as_deref(), input.phone_number.as_deref());
     let id = ContactId::new();
     let now = clock::now().micros();
     sqlx::query(
         "INSERT INTO contacts (id, org_id, name, avatar, email, phone_number, source_id, query_metadata,
-            created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            created_at, updated_at, search_folded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.0)
     .bind(org.0)
-    .bind(name)
+    .bind(&name)
     .bind(input.avatar)
     .bind(input.email)
     .bind(input.phone_number)
@@ -92,6 +93,7 @@ pub(crate) async fn insert_contact(tx: &mut Tx, org: OrgId, input: NewContact) -
     .bind(input.query_metadata.as_ref().map(to_json))
     .bind(now)
     .bind(now)
+    .bind(folded)
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
@@ -128,16 +130,13 @@ pub(crate) async fn list_contacts(
     query: Option<&str>,
     page: PageRequest,
 ) -> StoreResult<NumberPage<Contact>> {
-    // instr() on lower(): a case-insensitive substring match with no LIKE wildcards to escape.
-    let filter =
-        "org_id = ? AND (? IS NULL OR instr(lower(name), ?) > 0 OR instr(lower(coalesce(email, '')), ?) > 0
-                  OR instr(lower(coalesce(phone_number, '')), ?) > 0)";
-    let q = query.map(|q| q.to_lowercase());
+    // instr() on the folded fields: a case-insensitive substring match (see
+    // `contact_search_text`) with no LIKE wildcards to escape.
+    let filter = "org_id = ? AND (? IS NULL OR instr(search_folded, ?) > 0)";
+    let q = query.map(contact_query);
     let count: i64 =
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM contacts WHERE {filter}")))
             .bind(org.0)
-            .bind(&q)
-            .bind(&q)
             .bind(&q)
             .bind(&q)
             .fetch_one(&s.read)
@@ -148,8 +147,6 @@ pub(crate) async fn list_contacts(
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org.0)
-        .bind(&q)
-        .bind(&q)
         .bind(&q)
         .bind(&q)
         .bind(page.limit())
@@ -174,7 +171,7 @@ pub(crate) async fn update_contact(
     c.updated_at = clock::now();
     sqlx::query(
         "UPDATE contacts SET name = ?, avatar = ?, email = ?, phone_number = ?, source_id = ?, query_metadata = ?,
-            updated_at = ? WHERE org_id = ? AND id = ?",
+            updated_at = ?, search_folded = ? WHERE org_id = ? AND id = ?",
     )
     .bind(&c.name)
     .bind(&c.avatar)
@@ -183,6 +180,7 @@ pub(crate) async fn update_contact(
     .bind(&c.source_id)
     .bind(c.query_metadata.as_ref().map(to_json))
     .bind(c.updated_at.micros())
+    .bind(contact_search_text(&c.name, c.email.as_deref(), c.phone_number.as_deref()))
     .bind(org.0)
     .bind(id.0)
     .execute(&mut *tx)

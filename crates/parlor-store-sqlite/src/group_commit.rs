@@ -1,5 +1,6 @@
-//! Group commit of message creates: concurrent `create_message` calls are written by one
-//! task, as many as are waiting (up to [`MAX_BATCH`]) in one transaction.
+//! Group commit of message creates: concurrent `create_message` calls (and the messages of
+//! `begin_reply` and `begin_exchange`) are written by one task, as many as are waiting (up to
+//! [`MAX_BATCH`] creates) in one transaction.
 //!
 //! Why: SQLite has one writer, and a message's own transaction costs far more than its rows.
 //! Each commit writes every page it touched to the WAL (the message table, its three
@@ -42,13 +43,14 @@ pub(crate) const MAX_BATCH: usize = 64;
 /// Most creates waiting for the writer.
 pub(crate) const QUEUE: usize = 1024;
 
-/// One create waiting for the writer.
+/// One create waiting for the writer: one message, or a question with the reply begun for
+/// it, stored together or not at all.
 struct Job {
     org: OrgId,
-    input: NewMessage,
-    /// The message starts a bot reply: the conversation is marked as being answered.
+    inputs: Vec<NewMessage>,
+    /// The last message starts a bot reply: the conversation is marked as being answered.
     starts_reply: bool,
-    reply: oneshot::Sender<StoreResult<Message>>,
+    reply: oneshot::Sender<StoreResult<Vec<Message>>>,
 }
 
 /// The handle callers submit creates through; cheap to clone.
@@ -73,16 +75,17 @@ impl Creates {
         Creates { jobs }
     }
 
-    /// Creates the message; returns once it is committed (or failed).
+    /// Creates the messages (of one conversation, in this order, all or none); returns once
+    /// they are committed (or failed).
     pub(crate) async fn create(
         &self,
         org: OrgId,
-        input: NewMessage,
+        inputs: Vec<NewMessage>,
         starts_reply: bool,
-    ) -> StoreResult<Message> {
+    ) -> StoreResult<Vec<Message>> {
         let (reply, done) = oneshot::channel();
         self.jobs
-            .send(Job { org, input, starts_reply, reply })
+            .send(Job { org, inputs, starts_reply, reply })
             .await
             .map_err(|_| StoreError::Backend("the message writer has stopped".into()))?;
         done.await.map_err(|_| StoreError::Backend("the message writer has stopped".into()))?
@@ -108,7 +111,7 @@ async fn commit_batch(write: &SqlitePool, batch: Vec<Job>) {
         if job.reply.is_closed() {
             continue;
         }
-        match create_in_batch(&mut tx, job.org, job.input, job.starts_reply).await {
+        match create_in_batch(&mut tx, job.org, job.inputs, job.starts_reply).await {
             Ok(result) => answers.push((job.reply, result)),
             Err(broken) => {
                 // The transaction cannot go on: drop it (rolling back) and tell everyone.
@@ -128,7 +131,7 @@ async fn commit_batch(write: &SqlitePool, batch: Vec<Job>) {
     }
 }
 
-fn fail(replies: impl Iterator<Item = oneshot::Sender<StoreResult<Message>>>, why: &str) {
+fn fail(replies: impl Iterator<Item = oneshot::Sender<StoreResult<Vec<Message>>>>, why: &str) {
     tracing::error!(error = why, "a batch of message creates failed");
     for reply in replies {
         let _ = reply.send(Err(StoreError::Backend(why.to_string())));

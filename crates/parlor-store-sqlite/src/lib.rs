@@ -21,6 +21,8 @@ mod records;
 mod replies;
 mod rows;
 mod search;
+mod search_text;
+mod visitors;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -29,7 +31,7 @@ use parlor_core::error::StoreResult;
 use parlor_core::id::*;
 use parlor_core::input::*;
 use parlor_core::model::*;
-use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest, Position};
+use parlor_core::page::{CursorPage, CursorRequest, NumberPage, PageRequest};
 use parlor_core::search::Query;
 use parlor_core::store::Store;
 use sqlx::sqlite::{
@@ -70,11 +72,12 @@ impl SqliteStore {
         {
             let mut conn = write.acquire().await.map_err(map_err)?;
             message_index::fill_after_migration(&mut conn).await?;
+            search_text::renormalize_if_stale(&mut conn).await?;
         }
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(base.read_only(true))
+            .connect_with(read_options(base))
             .await
             .map_err(StoreError::backend)?;
         let creates = group_commit::Creates::start(write.clone());
@@ -114,6 +117,23 @@ pub fn connect_options(path: &Path) -> SqliteConnectOptions {
         .pragma("cache_size", "-16000")
 }
 
+/// The read pool's settings: [`connect_options`] read-only, with a smaller page cache and a
+/// deeper row buffer.
+///
+/// The page cache is per connection and stays full once a scan has filled it, so the read
+/// pool's caches bound the server's memory: 8 connections of 16 MiB made a 128 MiB ceiling
+/// (an export of a million records used to leave several full). At 4 MiB each, 32 MiB. The
+/// database file sits in the operating system's cache anyway, so a read that misses costs a
+/// copy from it, not a disk read; the foundation's read and keyword benchmarks did not move
+/// (see `BENCHMARKS.md`).
+///
+/// sqlx's worker thread hands rows over through a channel of 50 by default, so a query of a
+/// thousand rows (an export batch) blocked and woke both sides twenty times; 1,024 lets it
+/// run through.
+fn read_options(base: SqliteConnectOptions) -> SqliteConnectOptions {
+    base.read_only(true).pragma("cache_size", "-4000").row_buffer_size(1024)
+}
+
 /// A pool's occupancy, from sqlx's counters (no query).
 fn pool_stats(name: &'static str, pool: &SqlitePool) -> parlor_core::store::PoolStats {
     parlor_core::store::PoolStats {
@@ -122,6 +142,11 @@ fn pool_stats(name: &'static str, pool: &SqlitePool) -> parlor_core::store::Pool
         idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
         max: pool.options().get_max_connections(),
     }
+}
+
+/// The one message of a create of one.
+fn one(mut messages: Vec<Message>) -> StoreResult<Message> {
+    messages.pop().ok_or_else(|| StoreError::Backend("no message was stored".into()))
 }
 
 /// Maps sqlx errors to the store's: unique violations are conflicts, a missing row is
@@ -294,7 +319,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_message(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input, false).await
+        one(messages::create_messages(self, org, vec![input], false).await?)
     }
     async fn get_message(
         &self,
@@ -367,8 +392,32 @@ impl Store for SqliteStore {
         knowledge::passage_texts(self, org, chatbot).await
     }
 
+    async fn find_web_chat(&self, id: WebChatId) -> StoreResult<(OrgId, WebChat)> {
+        visitors::find_web_chat(self, id).await
+    }
+    async fn create_visitor_session(
+        &self,
+        org: OrgId,
+        web_chat: WebChatId,
+        token_hash: &str,
+    ) -> StoreResult<VisitorSession> {
+        visitors::create_visitor_session(self, org, web_chat, token_hash).await
+    }
+    async fn find_visitor_session(&self, token_hash: &str) -> StoreResult<Option<VisitorSession>> {
+        visitors::find_visitor_session(self, token_hash).await
+    }
+
     async fn begin_reply(&self, org: OrgId, input: NewMessage) -> StoreResult<Message> {
-        messages::create_message(self, org, input, true).await
+        one(messages::create_messages(self, org, vec![input], true).await?)
+    }
+    async fn begin_exchange(
+        &self,
+        org: OrgId,
+        question: NewMessage,
+        reply: NewMessage,
+    ) -> StoreResult<(Message, Message)> {
+        check_exchange(&question, &reply)?;
+        exchange_of(messages::create_messages(self, org, vec![question, reply], true).await?)
     }
     async fn save_reply_progress(&self, org: OrgId, message: MessageId, content: &str) -> StoreResult<()> {
         replies::save_progress(self, org, message, content).await
@@ -430,14 +479,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<NumberPage<Record>> {
         records::list_records(self, org, chatbot, filter, page).await
     }
-    async fn record_batch(
+    fn record_batches(
         &self,
         org: OrgId,
         chatbot: ChatbotId,
-        filter: &RecordFilter,
-        after: Option<Position>,
-        limit: usize,
-    ) -> StoreResult<Vec<Record>> {
-        records::record_batch(self, org, chatbot, filter, after, limit).await
+        filter: RecordFilter,
+        batch: usize,
+    ) -> parlor_core::store::RecordBatches {
+        records::record_batches(self, org, chatbot, filter, batch)
     }
 }

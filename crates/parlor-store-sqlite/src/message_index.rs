@@ -39,20 +39,9 @@ pub(crate) async fn reindex_message(tx: &mut Tx, message_seq: i64, text: &str) -
 /// Messages read and indexed per statement while filling the index.
 const FILL_BATCH: i64 = 2000;
 
-/// After migration 0004: fills `message_index` from `messages` and drops `message_fts`, in
-/// one transaction, so a crash half-way leaves the old state and the next start redoes it.
-/// Does nothing once `message_fts` is gone. Takes about 20 s per million messages, once.
-pub(crate) async fn fill_after_migration(conn: &mut SqliteConnection) -> StoreResult<()> {
-    let old: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_fts'")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(map_err)?;
-    if old.is_none() {
-        return Ok(());
-    }
-    let started = std::time::Instant::now();
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+/// Writes the index row of every message (into an empty index), in batches; returns how
+/// many messages it read.
+pub(crate) async fn fill(tx: &mut SqliteConnection) -> StoreResult<usize> {
     let (mut after, mut total) = (0i64, 0usize);
     loop {
         let rows: Vec<(i64, i64, String)> = sqlx::query_as(
@@ -64,7 +53,7 @@ pub(crate) async fn fill_after_migration(conn: &mut SqliteConnection) -> StoreRe
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-        let Some(last) = rows.last() else { break };
+        let Some(last) = rows.last() else { return Ok(total) };
         after = last.0;
         total += rows.len();
         let rows: Vec<(i64, String)> = rows
@@ -81,6 +70,23 @@ pub(crate) async fn fill_after_migration(conn: &mut SqliteConnection) -> StoreRe
         });
         q.build().execute(&mut *tx).await.map_err(map_err)?;
     }
+}
+
+/// After migration 0004: fills `message_index` from `messages` and drops `message_fts`, in
+/// one transaction, so a crash half-way leaves the old state and the next start redoes it.
+/// Does nothing once `message_fts` is gone. Takes about 20 s per million messages, once.
+pub(crate) async fn fill_after_migration(conn: &mut SqliteConnection) -> StoreResult<()> {
+    let old: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_fts'")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    if old.is_none() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    let total = fill(&mut tx).await?;
     sqlx::query("DROP TABLE message_fts").execute(&mut *tx).await.map_err(map_err)?;
     tx.commit().await.map_err(map_err)?;
     if total > 0 {
@@ -141,7 +147,7 @@ mod tests {
         let find = |word: &'static str| {
             let s = s.clone();
             async move {
-                let filter = ConversationFilter { inbox: None, keyword: Query::keyword(word) };
+                let filter = ConversationFilter { inbox: None, keyword: Query::keyword(word), contact: None };
                 let page = CursorRequest { cursor: None, page_size: 10 };
                 s.list_conversations(org, filter, page).await.unwrap().items.len()
             }

@@ -159,112 +159,106 @@ fn bind_message<'q>(
         .bind(m.created_at.micros())
 }
 
-/// Creates a message: queued for the store's group-commit writer, which writes it with the
-/// other creates waiting beside it in one transaction ([`crate::group_commit`]).
-/// `starts_reply` also marks the conversation as being answered (a bot reply begins).
-pub(crate) async fn create_message(
+/// Creates messages of one conversation, in order, all or none: queued for the store's
+/// group-commit writer, which writes them with the other creates waiting beside them in one
+/// transaction ([`crate::group_commit`]). `starts_reply` also marks the conversation as being
+/// answered (the last message is a bot reply begun).
+pub(crate) async fn create_messages(
     s: &SqliteStore,
     org: OrgId,
-    input: NewMessage,
+    inputs: Vec<NewMessage>,
     starts_reply: bool,
-) -> StoreResult<Message> {
-    s.creates.create(org, input, starts_reply).await
+) -> StoreResult<Vec<Message>> {
+    s.creates.create(org, inputs, starts_reply).await
 }
 
-/// The savepoint each message of a batch is written under.
+/// The savepoint each create of a batch is written under.
 const SAVEPOINT: &str = "SAVEPOINT message";
 
-/// Writes one message inside a batch's transaction, in two round trips to SQLite's
-/// connection thread, each a cached prepared statement: one read of the conversation with
-/// its contact (the sender), and one multi-statement write (the message, its index row, the
-/// conversation's derived state, and the automatic title when this message sets it),
-/// wrapped in a savepoint.
+/// Writes one create (one message, or a question and the reply begun for it, all of one
+/// conversation) inside a batch's transaction, in two round trips to SQLite's connection
+/// thread, each a cached prepared statement: one read of the conversation with its contact
+/// (the sender of a contact's message), and one multi-statement write (the messages, their
+/// index rows, the conversation's derived state, and the automatic title when a message sets
+/// it), wrapped in a savepoint.
 ///
-/// The inner result is the message's own: an error there was undone alone and the batch
-/// goes on. The outer error means the transaction itself is unusable (the savepoint could
-/// not be rolled back), so the whole batch must fail.
+/// The inner result is the create's own: an error there was undone alone and the batch goes
+/// on. The outer error means the transaction itself is unusable (the savepoint could not be
+/// rolled back), so the whole batch must fail.
 pub(crate) async fn create_in_batch(
     conn: &mut SqliteConnection,
     org: OrgId,
-    input: NewMessage,
+    inputs: Vec<NewMessage>,
     starts_reply: bool,
-) -> Result<StoreResult<Message>, StoreError> {
-    // The contact joined is the sender named by the input, else the conversation's; both
-    // must be of this organization.
+) -> Result<StoreResult<Vec<Message>>, StoreError> {
+    let Some(first) = inputs.first() else { return Ok(Ok(vec![])) };
+    let conversation = first.conversation;
+    // The contact joined is the sender named by the (contact's) input, else the
+    // conversation's; both must be of this organization.
+    let contact = inputs.iter().find(|i| i.sender_type == SenderType::Contact).and_then(|i| i.contact);
     let conv = sqlx::query(
         "SELECT c.seq, c.title, c.title_set, ct.id AS ct_id, ct.name AS ct_name, ct.avatar AS ct_avatar
          FROM conversations c
          LEFT JOIN contacts ct ON ct.org_id = c.org_id AND ct.id = coalesce(?, c.contact_id)
          WHERE c.org_id = ? AND c.id = ?",
     )
-    .bind(input.contact.map(|c| c.0))
+    .bind(contact.map(|c| c.0))
     .bind(org.0)
-    .bind(input.conversation.0)
+    .bind(conversation.0)
     .fetch_optional(&mut *conn)
     .await;
-    // Nothing is written before this point, so a failed read fails only this message.
+    // Nothing is written before this point, so a failed read fails only this create.
     let conv = match conv {
         Ok(Some(conv)) => conv,
         Ok(None) => {
             return Ok(Err(StoreError::InvalidReference {
                 field: "conversation",
-                id: input.conversation.to_string(),
+                id: conversation.to_string(),
             }));
         }
         Err(e) => return Ok(Err(map_err(e))),
     };
-    let sender = match input.sender_type {
-        SenderType::Contact => match (input.contact, get::<Option<Uuid>>(&conv, "ct_id")) {
-            (_, Err(e)) => return Ok(Err(e)),
-            (Some(c), Ok(None)) => {
-                return Ok(Err(StoreError::InvalidReference { field: "sender", id: c.to_string() }));
-            }
-            (None, Ok(None)) => None,
-            (_, Ok(Some(id))) => match (get(&conv, "ct_name"), get(&conv, "ct_avatar")) {
-                (Ok(name), Ok(avatar)) => Some(Sender { id: Some(id), name, avatar }),
-                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
-            },
+    // The sender of a contact's message.
+    let contact_sender = match (contact, get::<Option<Uuid>>(&conv, "ct_id")) {
+        (_, Err(e)) => return Ok(Err(e)),
+        (Some(c), Ok(None)) => {
+            return Ok(Err(StoreError::InvalidReference { field: "sender", id: c.to_string() }));
+        }
+        (None, Ok(None)) => None,
+        (_, Ok(Some(id))) => match (get(&conv, "ct_name"), get(&conv, "ct_avatar")) {
+            (Ok(name), Ok(avatar)) => Some(Sender { id: Some(id), name, avatar }),
+            (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
         },
-        _ => input.sender.clone(),
-    };
-    // Attachments may be written before the message, so their savepoint opens first.
-    let early_savepoint = !input.attachments.is_empty();
-    if early_savepoint {
-        sqlx::query(SAVEPOINT).execute(&mut *conn).await.map_err(map_err)?;
-    }
-    let attachments = match resolve_attachments(conn, org, input.attachments).await {
-        Ok(a) => a,
-        Err(e) => return undo(conn, e).await,
-    };
-    let msg = Message {
-        id: MessageId::new(),
-        conversation: input.conversation,
-        sender,
-        kind: input.kind,
-        content: input.content,
-        content_payload: input.content_payload,
-        query_metadata: input.query_metadata,
-        attachments,
-        canvas: input.canvas,
-        feedback: None,
-        citations: vec![],
-        citation_nodes: vec![],
-        // Taken under the write lock, so creation order is commit order and a client paging
-        // the list never misses a message committed behind its cursor.
-        created_at: clock::now(),
-        sender_type: input.sender_type,
-        metadata: input.metadata,
     };
     let fields = (get::<i64>(&conv, "seq"), get::<bool>(&conv, "title_set"), get::<String>(&conv, "title"));
     let (conv_seq, title_set, title) = match fields {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return undo_if(conn, early_savepoint, e).await,
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Ok(Err(e)),
     };
-    let incoming = msg.kind == MessageType::Incoming;
-    let new_title = (incoming && !title_set && title.is_empty())
-        .then(|| parlor_core::model::title_from(&msg.content))
+    // Attachments may be written before the messages, so their savepoint opens first.
+    let early_savepoint = inputs.iter().any(|i| !i.attachments.is_empty());
+    if early_savepoint {
+        sqlx::query(SAVEPOINT).execute(&mut *conn).await.map_err(map_err)?;
+    }
+    let mut messages = Vec::with_capacity(inputs.len());
+    for mut input in inputs {
+        let sender = match input.sender_type {
+            SenderType::Contact => contact_sender.clone(),
+            _ => input.sender.take(),
+        };
+        let attachments = match resolve_attachments(conn, org, std::mem::take(&mut input.attachments)).await {
+            Ok(a) => a,
+            Err(e) => return undo(conn, e).await,
+        };
+        messages.push(input.into_message(sender, attachments));
+    }
+    let new_title = (!title_set && title.is_empty())
+        .then(|| messages.iter().find(|m| m.kind == MessageType::Incoming))
+        .flatten()
+        .map(|m| parlor_core::model::title_from(&m.content))
         .filter(|t| !t.is_empty());
-    let body = parlor_core::search::normalize(&msg.content);
+    let incoming = messages.iter().filter(|m| m.kind == MessageType::Incoming).count();
+    let bodies: Vec<String> = messages.iter().map(|m| parlor_core::search::normalize(&m.content)).collect();
 
     // One round trip for every write. sqlx runs the statements of one query string in order
     // on the connection thread, handing each its share of the positional parameters; if one
@@ -274,13 +268,18 @@ pub(crate) async fn create_in_batch(
         sql.push_str(SAVEPOINT);
         sql.push_str(";\n");
     }
-    sql.push_str(INSERT_MESSAGE);
-    if !body.is_empty() {
-        sql.push_str(";\n");
-        sql.push_str(INDEX_MESSAGE);
+    for (i, body) in bodies.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(";\n");
+        }
+        sql.push_str(INSERT_MESSAGE);
+        if !body.is_empty() {
+            sql.push_str(";\n");
+            sql.push_str(INDEX_MESSAGE);
+        }
     }
     sql.push_str(
-        ";\nUPDATE conversations SET last_message_id = ?, last_message_at = ?, message_count = message_count + 1,
+        ";\nUPDATE conversations SET last_message_id = ?, last_message_at = ?, message_count = message_count + ?,
             unread_count = unread_count + ?, replying = replying + ?, title = coalesce(?, title), updated_at = ?
          WHERE seq = ?",
     );
@@ -291,23 +290,30 @@ pub(crate) async fn create_in_batch(
         );
     }
     sql.push_str(";\nRELEASE message");
-    let mut q = bind_message(sqlx::query(sqlx::AssertSqlSafe(sql)), org, &msg);
-    if !body.is_empty() {
-        q = q.bind(conv_seq).bind(body);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (m, body) in messages.iter().zip(&bodies) {
+        q = bind_message(q, org, m);
+        if !body.is_empty() {
+            q = q.bind(conv_seq).bind(body.as_str());
+        }
     }
+    let Some(last) = messages.last() else {
+        return undo(conn, StoreError::Backend("no message".into())).await;
+    };
     q = q
-        .bind(msg.id.0)
-        .bind(msg.created_at.micros())
-        .bind(i64::from(incoming))
+        .bind(last.id.0)
+        .bind(last.created_at.micros())
+        .bind(messages.len() as i64)
+        .bind(incoming as i64)
         .bind(i64::from(starts_reply))
         .bind(new_title.clone())
-        .bind(msg.created_at.micros())
+        .bind(last.created_at.micros())
         .bind(conv_seq);
     if let Some(title) = &new_title {
         q = q.bind(conv_seq).bind(conv_seq).bind(parlor_core::search::normalize(title));
     }
     match q.execute(&mut *conn).await {
-        Ok(_) => Ok(Ok(msg)),
+        Ok(_) => Ok(Ok(messages)),
         // The savepoint is open unless the failure came before it (the string's first
         // statement); rolling back to a savepoint that does not exist fails, which is then
         // reported as a broken batch: safe, if pessimistic.
@@ -316,17 +322,9 @@ pub(crate) async fn create_in_batch(
 }
 
 /// Takes back this message's writes (to its savepoint) and reports `e` as its own error.
-async fn undo(conn: &mut SqliteConnection, e: StoreError) -> Result<StoreResult<Message>, StoreError> {
+async fn undo<T>(conn: &mut SqliteConnection, e: StoreError) -> Result<StoreResult<T>, StoreError> {
     sqlx::raw_sql("ROLLBACK TO message; RELEASE message").execute(&mut *conn).await.map_err(map_err)?;
     Ok(Err(e))
-}
-
-async fn undo_if(
-    conn: &mut SqliteConnection,
-    open: bool,
-    e: StoreError,
-) -> Result<StoreResult<Message>, StoreError> {
-    if open { undo(conn, e).await } else { Ok(Err(e)) }
 }
 
 pub(crate) async fn get_message<'e>(

@@ -73,7 +73,7 @@ async fn raw(path: &Path) -> SqlitePool {
 }
 
 async fn find(s: &SqliteStore, org: OrgId, keyword: &str) -> Vec<ConversationId> {
-    let filter = ConversationFilter { inbox: None, keyword: Query::keyword(keyword) };
+    let filter = ConversationFilter { inbox: None, keyword: Query::keyword(keyword), contact: None };
     let page = CursorRequest { cursor: None, page_size: 100 };
     s.list_conversations(org, filter, page).await.unwrap().items.iter().map(|c| c.id).collect()
 }

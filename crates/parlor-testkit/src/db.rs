@@ -114,6 +114,48 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs `sql` (one or more statements) on this database over a connection of its own,
+    /// beside the store: how a test puts the database in a state the store would never
+    /// write, such as an older version's.
+    pub async fn execute_raw(&self, sql: &str) {
+        use sqlx::Executor as _;
+        match &self.database_url {
+            Some(url) => {
+                let mut conn = PgConnection::connect(url).await.expect("connect");
+                conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))).await.expect("raw SQL");
+                let _ = conn.close().await;
+            }
+            None => {
+                let path = self.data_dir.path().join("parlor.db");
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("connect");
+                conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))).await.expect("raw SQL");
+                let _ = conn.close().await;
+            }
+        }
+    }
+
+    /// Opens the store again on the same database, as a restarted server would, in place of
+    /// the current one.
+    pub async fn reopen(&mut self) {
+        self.store = match &self.database_url {
+            Some(url) => {
+                let options = parlor_store_postgres::PgStoreOptions {
+                    max_connections: PG_TEST_POOL,
+                    ..Default::default()
+                };
+                Arc::new(parlor_store_postgres::PgStore::connect_with(url, options).await.expect("reopen"))
+            }
+            None => Arc::new(
+                parlor_store_sqlite::SqliteStore::open(&self.data_dir.path().join("parlor.db"))
+                    .await
+                    .expect("reopen"),
+            ),
+        };
+    }
+}
+
 /// The URL of database `name` on the server `server` points at (same host, credentials and
 /// parameters).
 pub fn database_url(server: &str, name: &str) -> String {

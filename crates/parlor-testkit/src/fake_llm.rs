@@ -17,8 +17,8 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, Version, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -225,6 +225,10 @@ pub fn usage_chunk(prompt_tokens: u64, completion_tokens: u64) -> Value {
 /// A request the fake received.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
+    /// `HTTP/1.1`, or `HTTP/2.0` from a client that spoke HTTP/2.
+    pub version: axum::http::Version,
+    /// The client's address: requests from one address came over one connection.
+    pub peer: SocketAddr,
     pub method: String,
     pub path: String,
     pub headers: HeaderMap,
@@ -283,7 +287,7 @@ impl FakeLlm {
         let app = Router::new().fallback(handle).with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             // Ends only when the test's runtime stops or the fake is dropped.
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
         FakeLlm { addr, shared, server }
     }
@@ -331,6 +335,8 @@ pub async fn refused_base_url() -> String {
 
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    version: Version,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -339,6 +345,8 @@ async fn handle(
     let body = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     lock(&shared.requests).push(RecordedRequest {
+        version,
+        peer,
         method: method.to_string(),
         path: uri.path().to_owned(),
         headers,

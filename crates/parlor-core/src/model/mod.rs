@@ -8,6 +8,7 @@ mod conversation;
 mod knowledge;
 mod org;
 mod record;
+mod visitor;
 mod webhook;
 
 pub use chatbot::*;
@@ -16,6 +17,7 @@ pub use conversation::*;
 pub use knowledge::*;
 pub use org::*;
 pub use record::*;
+pub use visitor::*;
 pub use webhook::*;
 
 /// A JSON object a client gave, returned with its keys untouched.

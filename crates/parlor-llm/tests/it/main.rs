@@ -4,6 +4,7 @@
 
 mod config;
 mod faults;
+mod http2;
 mod request;
 mod stream;
 

@@ -1,9 +1,10 @@
 //! `POST /chatbots/{chatbotId}/completions/`: a user message in, the chatbot's reply out,
 //! whole (JSON) or piece by piece (Server-Sent Events).
 //!
-//! The user's message is stored before generation starts, and the reply is generated on the
-//! server's task tracker ([`crate::replies`]), so a client that disconnects mid-stream loses
-//! nothing: the reply is stored complete all the same. The stream's events are unnamed (no
+//! The user's message is stored, in one commit with the reply's message, before any of the
+//! reply is shown (the request to the model is sent meanwhile), and the reply is generated on
+//! the server's task tracker ([`crate::replies`]), so a client that disconnects mid-stream
+//! loses nothing: the reply is stored complete all the same. The stream's events are unnamed (no
 //! `event:` line), so a browser `EventSource`'s `onmessage` receives them, and every `data:`
 //! carries `conversationId`, `content` and `done` as the original platform sends them.
 //!
@@ -18,12 +19,12 @@ use super::messages::attachment_inputs;
 use super::openapi::{Detail, NestedWriteErrors};
 use super::validate::{Need, nested};
 use crate::app::AppState;
-use crate::replies::{self, ReplyEvent};
+use crate::replies::{self, Question, ReplyEvent};
 use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use parlor_core::StoreError;
 use parlor_core::id::{ChatbotId, ContactId, ConversationId};
 use parlor_core::input::{NewConversation, NewMessage};
@@ -114,8 +115,6 @@ async fn create(
     Id(chatbot_id): Id<ChatbotId>,
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Response> {
-    let chatbot = state.store.get_chatbot(auth.org, chatbot_id).await?;
-
     // `conversation` absent, null or "" all mean: start a new one.
     let conversation = match body.raw("conversation") {
         None | Some(Value::Null) => None,
@@ -149,6 +148,17 @@ async fn create(
             ));
         }
     }
+    // The chatbot and the references, read side by side (each read on a connection of its
+    // own); the answers are then judged in the contract's order: an unknown chatbot first,
+    // then the body, the stream cap, the sender, the conversation.
+    let store = &state.store;
+    let valid = !body.has_errors();
+    let (chatbot, contact, existing) = tokio::join!(
+        store.get_chatbot(auth.org, chatbot_id),
+        async { Some(store.get_contact(auth.org, sender.filter(|_| valid)?).await) },
+        async { Some(store.get_conversation(auth.org, conversation.filter(|_| valid)?).await) },
+    );
+    let chatbot = chatbot?;
     body.finish()?;
     let Some((content, content_payload, query_metadata, attachments)) = parsed else {
         return Err(ApiError::Internal("validated fields missing".into()));
@@ -160,52 +170,43 @@ async fn create(
 
     // References: a conversation of another organization is a 400 on `conversation`; a
     // sender that is not this organization's contact is a 400 nested under `message`.
-    if let Some(c) = sender
-        && let Err(StoreError::NotFound) = state.store.get_contact(auth.org, c).await
-    {
+    if let (Some(c), Some(Err(StoreError::NotFound))) = (sender, &contact) {
         return Err(ApiError::Validation(nested_field_error("message", "sender", &c.to_string())));
     }
-    let conversation_id = match conversation {
-        Some(id) => match state.store.get_conversation(auth.org, id).await {
-            Ok(c) => c.id,
-            Err(StoreError::NotFound) => return Err(ApiError::invalid_pk("conversation", &id.to_string())),
-            Err(e) => return Err(e.into()),
-        },
-        None => {
+    let conversation_id = match (conversation, existing) {
+        (Some(id), Some(Err(StoreError::NotFound))) => {
+            return Err(ApiError::invalid_pk("conversation", &id.to_string()));
+        }
+        (_, Some(found)) => found?.id,
+        _ => {
             let input = NewConversation { web_chat: chatbot.api_web_chat_id, contact: sender, title: None };
-            state.store.create_conversation(auth.org, input).await?.id
+            store.create_conversation(auth.org, input).await?.id
         }
     };
-    let question = state
-        .store
-        .create_message(
-            auth.org,
-            NewMessage {
-                conversation: conversation_id,
-                kind: MessageType::Incoming,
-                sender_type: SenderType::Contact,
-                contact: sender,
-                sender: None,
-                content,
-                content_payload,
-                query_metadata,
-                attachments,
-                canvas: None,
-                metadata: Map::new(),
-            },
-        )
-        .await
-        .map_err(|e| match e {
+    let question = NewMessage {
+        conversation: conversation_id,
+        kind: MessageType::Incoming,
+        sender_type: SenderType::Contact,
+        contact: sender,
+        sender: None,
+        content,
+        content_payload,
+        query_metadata,
+        attachments,
+        canvas: None,
+        metadata: Map::new(),
+    };
+    // Returns once the question and the reply's message are stored; the reply runs on.
+    let reply =
+        replies::start(&state, auth.org, chatbot, Question::New(question)).await.map_err(|e| match e {
             StoreError::InvalidReference { field: "sender", id } => {
                 ApiError::Validation(nested_field_error("message", "sender", &id))
             }
             other => other.into(),
         })?;
-    crate::live::message(&state, auth.org, &question).await;
-    let reply = replies::start(&state, auth.org, chatbot, question.clone()).await?;
     match slot {
-        Some(slot) => Ok(stream_response(slot, conversation_id, question, reply).into_response()),
-        None => whole_response(conversation_id, question, reply).await,
+        Some(slot) => Ok(stream_response(slot, conversation_id, reply).into_response()),
+        None => whole_response(conversation_id, reply).await,
     }
 }
 
@@ -216,12 +217,11 @@ fn nested_field_error(parent: &str, field: &str, id: &str) -> Map<String, Value>
 }
 
 /// Waits for the whole reply. Fails with 502 only when generation failed before any text.
-async fn whole_response(
+pub(crate) async fn whole_response(
     conversation: ConversationId,
-    question: Message,
     mut reply: replies::Reply,
 ) -> ApiResult<Response> {
-    while let Some(event) = reply.events.recv().await {
+    while let Some(event) = reply.events.next().await {
         if let ReplyEvent::Done { message, error } = event {
             if let Some(e) = &error
                 && message.content.is_empty()
@@ -232,7 +232,7 @@ async fn whole_response(
                 "conversationId": conversation,
                 "content": message.content,
                 "done": true,
-                "userMessage": question,
+                "userMessage": reply.question,
                 "botMessage": message,
             });
             if let Some(e) = error {
@@ -249,71 +249,41 @@ async fn whole_response(
 ///
 /// The stream ends with the reply, also at shutdown: the reply service stops generating when
 /// the grace period is over and reports that as the reply's end, so the client always gets a
-/// last `done: true` event while the server still runs.
-fn stream_response(
+/// last `done: true` event while the server still runs. A client that leaves drops the
+/// stream, and with it only its receiving end: the reply goes on and is stored.
+pub(crate) fn stream_response(
     slot: StreamSlot,
     conversation: ConversationId,
-    question: Message,
     reply: replies::Reply,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let bot_id = reply.message.id;
-    let stream = async_stream(move |y| async move {
-        let mut events = reply.events;
-        let mut sent = 0usize;
-        let first = json!({
-            "conversationId": conversation, "content": "", "done": false,
-            "userMessage": question, "botMessageId": bot_id,
-        });
-        y.send(event(&first, bot_id, sent)).await;
-        loop {
-            let next = tokio::select! {
-                e = events.recv() => e,
-                // The client is gone: stop relaying; the reply itself goes on and is stored.
-                _ = y.0.closed() => None,
-            };
-            match next {
-                Some(ReplyEvent::Delta(piece)) => {
-                    sent += piece.chars().count();
-                    let data = json!({"conversationId": conversation, "content": piece, "done": false});
-                    y.send(event(&data, bot_id, sent)).await;
+    let first = json!({
+        "conversationId": conversation, "content": "", "done": false,
+        "userMessage": reply.question, "botMessageId": bot_id,
+    });
+    let first = futures::stream::once(std::future::ready(event(&first, bot_id, 0)));
+    // The relay is the stream itself, polled by the connection: no task or channel of its own.
+    let rest = futures::stream::unfold(Some((reply.events, 0usize)), move |relay| async move {
+        let (mut events, mut sent) = relay?;
+        match events.next().await? {
+            ReplyEvent::Delta(piece) => {
+                sent += piece.chars().count();
+                let data = json!({"conversationId": conversation, "content": piece, "done": false});
+                Some((event(&data, bot_id, sent), Some((events, sent))))
+            }
+            ReplyEvent::Done { message, error } => {
+                let mut last = json!({"conversationId": conversation, "content": "", "done": true, "botMessage": message});
+                if let Some(e) = error {
+                    last["error"] = json!({"detail": e.to_string(), "code": e.code()});
                 }
-                Some(ReplyEvent::Done { message, error }) => {
-                    let mut last = json!({"conversationId": conversation, "content": "", "done": true, "botMessage": message});
-                    if let Some(e) = error {
-                        last["error"] = json!({"detail": e.to_string(), "code": e.code()});
-                    }
-                    y.send(event(&last, bot_id, sent)).await;
-                    return;
-                }
-                None => return,
+                Some((event(&last, bot_id, sent), None))
             }
         }
     });
-    Sse::new(hold_slot(stream, slot)).keep_alive(KeepAlive::new().interval(PING_EVERY).text("ping"))
+    Sse::new(hold_slot(first.chain(rest), slot))
+        .keep_alive(KeepAlive::new().interval(PING_EVERY).text("ping"))
 }
 
 fn event(data: &Value, bot: parlor_core::id::MessageId, offset: usize) -> Result<Event, Infallible> {
     Ok(Event::default().id(format!("{bot}:{offset}")).data(data.to_string()))
-}
-
-/// A tiny generator: runs `f` with a sender and yields what it sends, so the stream above
-/// reads as straight-line code.
-fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
-where
-    F: FnOnce(Yielder) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(f(Yielder(tx)));
-    tokio_stream::wrappers::ReceiverStream::new(rx)
-}
-
-/// The sending half of [`async_stream`].
-struct Yielder(tokio::sync::mpsc::Sender<Result<Event, Infallible>>);
-
-impl Yielder {
-    async fn send(&self, e: Result<Event, Infallible>) {
-        // The client went away: nothing to do, the reply is stored regardless.
-        let _ = self.0.send(e).await;
-    }
 }

@@ -53,7 +53,8 @@ pub(crate) struct ContactWrite {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code, reason = "documentation only")]
 pub(crate) struct ContactFilter {
-    /// A case-insensitive substring of the name, email or phone number (blank: no filter).
+    /// A case-insensitive substring (in any script; accents count) of the name, email or
+    /// phone number (blank: no filter).
     query: Option<String>,
 }
 

@@ -34,8 +34,8 @@ pub(crate) struct ConversationFilters {
     /// Only the conversations of this inbox (web chat); one of another organization: none.
     inbox: Option<uuid::Uuid>,
     /// Full-text search of the title and every message: terms ANDed, each a word or word
-    /// prefix, case-insensitive, no stemming; text without spaces (Chinese, Japanese) matches
-    /// by substring. Blank: no filter.
+    /// prefix, case- and accent-insensitive (`cafe` finds `Café`), no stemming; text without
+    /// spaces (Chinese, Japanese) matches by substring. Blank: no filter.
     keyword: Option<String>,
 }
 
@@ -85,7 +85,7 @@ async fn list(
         }
     };
     let keyword = url.get("keyword").filter(|k| !k.trim().is_empty());
-    let filter = ConversationFilter { inbox, keyword: keyword.and_then(Query::keyword) };
+    let filter = ConversationFilter { inbox, keyword: keyword.and_then(Query::keyword), contact: None };
     // A keyword with nothing searchable in it (only punctuation) matches nothing.
     let result = if keyword.is_some() && filter.keyword.is_none() {
         CursorPage { items: vec![], next: None, previous: None }

@@ -21,6 +21,13 @@ pub enum ApiError {
     BadRequest(String),
     #[error("authentication failed: {0}")]
     Unauthorized(&'static str),
+    /// 401 of a widget visitor's token (`WWW-Authenticate: Visitor`).
+    #[error("visitor authentication failed: {0}")]
+    VisitorUnauthorized(&'static str),
+    /// 403 `{"detail"}`: a widget request from an origin not allowed, to an inactive web
+    /// chat, or for a file that is not the visitor's.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
     /// 404 with another detail (`Invalid cursor`, `Invalid page.`).
@@ -93,6 +100,12 @@ impl IntoResponse for ApiError {
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"));
                 r
             }
+            ApiError::VisitorUnauthorized(d) => {
+                let mut r = detail(StatusCode::UNAUTHORIZED, d);
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Visitor"));
+                r
+            }
+            ApiError::Forbidden(d) => detail(StatusCode::FORBIDDEN, d),
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
             ApiError::NotFoundDetail(d) => detail(StatusCode::NOT_FOUND, d),
             ApiError::MethodNotAllowed(m) => {

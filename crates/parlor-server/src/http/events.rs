@@ -16,7 +16,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id};
-use super::limits::{StreamKind, hold_slot};
+use super::limits::{StreamKind, StreamSlot, hold_slot};
 use super::openapi::ReadErrors;
 use crate::app::AppState;
 use crate::live::in_flight;
@@ -75,21 +75,34 @@ async fn follow(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     state.store.get_conversation(auth.org, id).await?;
+    let slot = state.streams.acquire(auth.key, state.limits.streams_per_key, StreamKind::Events)?;
+    stream(state, auth.org, id, headers, slot).await
+}
+
+/// The events of conversation `id` of `org`, resuming after `Last-Event-ID` if given; also
+/// what a widget visitor follows its own conversation with ([`super::widget`]). The caller
+/// has checked that the conversation is the requester's, and holds the stream's `slot`.
+pub(crate) async fn stream(
+    state: AppState,
+    org: OrgId,
+    id: ConversationId,
+    headers: HeaderMap,
+    slot: StreamSlot,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let resume = parse_resume(&headers);
     // Validate a resume point now, so a bad one is a 404 rather than a silent restart.
     if let Some(Resume::After(m) | Resume::Inside(m, _)) = &resume {
         state
             .store
-            .get_message(auth.org, *m, Some(id))
+            .get_message(org, *m, Some(id))
             .await
             .map_err(|_| ApiError::NotFoundDetail("Invalid Last-Event-ID"))?;
     }
-    let slot = state.streams.acquire(auth.key, state.limits.streams_per_key, StreamKind::Events)?;
     let (tx, rx) = mpsc::channel(64);
     let live = state.store.events().subscribe();
     let follower = Follower {
         state: state.clone(),
-        org: auth.org,
+        org,
         conversation: id,
         tx,
         tracked: HashMap::new(),

@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use parlor_core::id::ApiKeyId;
+use parlor_core::id::{ApiKeyId, VisitorSessionId};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -89,7 +89,7 @@ pub async fn rate_limit(State(limits): State<RateLimits>, req: Request, next: Ne
 }
 
 /// DRF's 429: whole seconds, rounded up, never 0 (a client told 0 retries at once).
-fn throttled(wait: Duration) -> Response {
+pub(crate) fn throttled(wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let secs = secs.max(1);
     let detail = if secs == 1 {
@@ -127,13 +127,32 @@ impl StreamKind {
     }
 }
 
-/// The streams each API key holds open. Rate limits count requests, but a stream is one
+/// Who holds a stream: an API key, or a widget visitor's session (which has no key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamOwner {
+    Key(ApiKeyId),
+    Visitor(VisitorSessionId),
+}
+
+impl From<ApiKeyId> for StreamOwner {
+    fn from(k: ApiKeyId) -> Self {
+        StreamOwner::Key(k)
+    }
+}
+
+impl From<VisitorSessionId> for StreamOwner {
+    fn from(s: VisitorSessionId) -> Self {
+        StreamOwner::Visitor(s)
+    }
+}
+
+/// The streams each API key (or widget visitor session) holds open. Rate limits count requests, but a stream is one
 /// request that holds a connection, a task and a live subscription for minutes: without a
 /// cap, one key could open thousands and starve everyone else. Counted per key (not per
 /// organization), so an organization can give a noisy client its own key.
 #[derive(Debug, Default)]
 pub struct StreamSlots {
-    open: Mutex<HashMap<ApiKeyId, u32>>,
+    open: Mutex<HashMap<StreamOwner, u32>>,
 }
 
 impl StreamSlots {
@@ -142,10 +161,11 @@ impl StreamSlots {
     /// stream's body does when the stream ends or the client goes away.
     pub(crate) fn acquire(
         self: &Arc<Self>,
-        key: ApiKeyId,
+        key: impl Into<StreamOwner>,
         cap: u32,
         kind: StreamKind,
     ) -> Result<StreamSlot, ApiError> {
+        let key = key.into();
         {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             let n = open.entry(key).or_insert(0);
@@ -159,7 +179,8 @@ impl StreamSlots {
     }
 
     /// Streams `key` holds open now.
-    pub fn open(&self, key: ApiKeyId) -> u32 {
+    pub fn open(&self, key: impl Into<StreamOwner>) -> u32 {
+        let key = key.into();
         self.open.lock().unwrap_or_else(PoisonError::into_inner).get(&key).copied().unwrap_or(0)
     }
 }
@@ -168,7 +189,7 @@ impl StreamSlots {
 #[derive(Debug)]
 pub(crate) struct StreamSlot {
     slots: Arc<StreamSlots>,
-    key: ApiKeyId,
+    key: StreamOwner,
     kind: StreamKind,
 }
 

@@ -29,6 +29,7 @@ pub mod uploads;
 pub mod validate;
 pub mod web_chats;
 pub mod webhook_records;
+pub mod widget;
 
 use crate::app::AppState;
 use axum::Router;
@@ -53,6 +54,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(messages::router())
         .merge(attachments::router())
+        .merge(widget::router())
         .merge(webhook_records::router())
         .merge(records::router())
         .merge(uploads::router())
@@ -67,6 +69,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(crate::metrics::router())
         .merge(openapi::router())
+        .merge(widget::assets_router())
 }
 
 /// The whole application router.
@@ -85,6 +88,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         // Inside the routes, so the metrics see the matched route and the limits the key.
         .layer(axum::middleware::from_fn_with_state(rate_limits, limits::rate_limit))
+        // Outside the rate limits, so their 429s carry the widget's CORS headers too.
+        .layer(axum::middleware::from_fn_with_state(widget::Gate::new(&state), widget::gate))
         .layer(limits::body_timeout(&state.limits))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         // Outermost last: a request id is set first, so the trace span and the response

@@ -13,6 +13,7 @@
 //! routes `GET /api/schema/` (the JSON) and `GET /api/docs/` (swagger-ui, compiled in).
 
 use super::pagination::OriginalPath;
+use super::widget::VisitorScheme;
 use crate::app::AppState;
 use axum::Json;
 use axum::extract::Path;
@@ -43,7 +44,7 @@ pub(crate) const DOCS_PATH: &str = "/api/docs";
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(Detail, FieldErrors, NestedFieldErrors, BadRequestBody, NestedBadRequestBody)),
-    modifiers(&ApiKeyScheme),
+    modifiers(&ApiKeyScheme, &VisitorScheme),
     tags(
         (name = "chatbots", description = "Chatbots: what they know and how they answer."),
         (name = "knowledge", description = "A chatbot's knowledge documents; an FAQ entry is a document whose title is the question."),
@@ -53,6 +54,7 @@ pub(crate) const DOCS_PATH: &str = "/api/docs";
         (name = "conversations", description = "Conversations between a contact and a chatbot (or agents)."),
         (name = "messages", description = "Messages of conversations."),
         (name = "attachments", description = "Files messages carry."),
+        (name = "widget", description = "The web chat widget: its script and hosted page, and the public visitor API it uses (no API key: a visitor session token, scoped to the visitor's own conversations; `allowedOrigins` enforced with CORS)."),
         (name = "operations", description = "Health, readiness, metrics and this document; public, without a key."),
     ),
 )]

@@ -14,10 +14,13 @@
 //! filters filter nothing, as django-filter ignores empty values.
 //!
 //! The export streams: [`parlor_export::stream_records`] writes the workbook on a blocking
-//! thread while pulling keyset batches of [`EXPORT_BATCH`] records from the store, so memory
-//! stays flat whatever the row count. The response waits for the first byte of the file
-//! (which the writer produces after the last row), so a database failure while reading is
-//! still an ordinary error response rather than a broken download.
+//! thread while a task reads keyset batches of [`EXPORT_BATCH`] records from the store (on
+//! one connection, see [`Store::record_batches`]), one batch ahead of the writer, so reading
+//! and writing overlap and memory stays flat whatever the row count. The response waits for
+//! the first byte of the file (which the writer produces after the last row), so a database
+//! failure while reading is still an ordinary error response rather than a broken download.
+//!
+//! [`Store::record_batches`]: parlor_core::store::Store::record_batches
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, Id};
@@ -39,7 +42,6 @@ use parlor_core::clock::{self, Timestamp};
 use parlor_core::id::ChatbotId;
 use parlor_core::input::RecordFilter;
 use parlor_core::model::Record;
-use parlor_core::page::Position;
 use parlor_export::{ExportOptions, content_disposition, stream_records};
 use serde_json::{Map, json};
 use std::io;
@@ -122,19 +124,21 @@ async fn export_excel(
     let bot = state.store.get_chatbot(auth.org, chatbot).await?;
     let opts = ExportOptions::new(state.time_zone, bot.name.clone(), clock::now());
 
-    // Runs on the writer's blocking thread, so it may block on the store's futures.
-    let (store, org, runtime) = (state.store.clone(), auth.org, tokio::runtime::Handle::current());
-    let mut after: Option<Position> = None;
-    let mut finished = false;
-    let next_batch = move || {
-        if finished {
-            return Ok(None);
+    // The reader runs one batch ahead of the writer: while a batch is written, the next is
+    // read (the channel holds one). It stops when the batches end, at the first error (which
+    // it passes on), or when the writer stops and drops the receiver.
+    let mut batches = state.store.record_batches(auth.org, chatbot, filter, EXPORT_BATCH);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while let Some(batch) = batches.next().await {
+            let failed = batch.is_err();
+            if tx.send(batch).await.is_err() || failed {
+                break;
+            }
         }
-        let batch = runtime.block_on(store.record_batch(org, chatbot, &filter, after, EXPORT_BATCH))?;
-        finished = batch.len() < EXPORT_BATCH;
-        after = batch.last().map(|r| Position { created_at: r.created_at, id: r.id.0 });
-        Ok::<_, parlor_core::StoreError>(Some(batch))
-    };
+    });
+    // Runs on the writer's blocking thread, where waiting on the channel is allowed.
+    let next_batch = move || rx.blocking_recv().transpose();
     let mut file = stream_records(opts, next_batch);
 
     // Wait for the first chunk: until then an error (the database failing mid-read) can

@@ -25,7 +25,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parlor_core::id::AttachmentId;
 use parlor_core::input::NewAttachment;
-use parlor_core::model::{Attachment, AttachmentType};
+use parlor_core::model::{Attachment, AttachmentType, StoredAttachment};
 use serde_json::{Map, json};
 use tokio::io::AsyncReadExt;
 use utoipa::{IntoResponses, ToSchema};
@@ -182,7 +182,7 @@ async fn create(
 }
 
 /// The body as a multipart form, bounded by the upload limit plus framing.
-async fn multipart(req: Request, state: &AppState, limit: usize) -> ApiResult<Multipart> {
+pub(crate) async fn multipart(req: Request, state: &AppState, limit: usize) -> ApiResult<Multipart> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if essence != "multipart/form-data" {
@@ -207,7 +207,7 @@ async fn multipart(req: Request, state: &AppState, limit: usize) -> ApiResult<Mu
 
 /// A body stream error in the contract's terms: the limit is 413, a form that does not parse
 /// 400, a body that stopped coming (the body timeout, a client gone) 408.
-fn multipart_error(e: MultipartError) -> ApiError {
+pub(crate) fn multipart_error(e: MultipartError) -> ApiError {
     match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::BAD_REQUEST => {
@@ -217,7 +217,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
-fn disk(e: std::io::Error) -> ApiError {
+pub(crate) fn disk(e: std::io::Error) -> ApiError {
     ApiError::Internal(format!("writing an upload: {e}"))
 }
 
@@ -246,6 +246,12 @@ async fn small_text(field: &mut axum::extract::multipart::Field<'_>) -> ApiResul
         content_type = "*/*", body = Vec<u8>), ReadErrors))]
 async fn file(State(state): State<AppState>, auth: Auth, Id(id): Id<AttachmentId>) -> ApiResult<Response> {
     let stored = state.store.get_attachment(auth.org, id).await?;
+    serve(&state, stored).await
+}
+
+/// The bytes of an uploaded file, once the caller has decided the requester may have them.
+pub(crate) async fn serve(state: &AppState, stored: StoredAttachment) -> ApiResult<Response> {
+    let id = stored.attachment.id;
     // An external attachment (registered by URL) has no bytes here.
     let (Some(path), Some(content_type)) = (stored.storage_path, stored.content_type) else {
         return Err(ApiError::NotFound);

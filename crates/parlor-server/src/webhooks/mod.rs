@@ -9,6 +9,7 @@
 //! receiver's 2xx and its record sends that one again after the lease, so each request
 //! carries `X-Parlor-Delivery` (the same on every try) for receivers to drop repeats.
 
+pub mod guard;
 pub mod worker;
 
 use base64::Engine as _;
@@ -47,6 +48,9 @@ pub struct WebhookConfig {
     pub concurrency: usize,
     /// The most of the receiver's response body kept in a record, in bytes.
     pub max_response_bytes: usize,
+    /// Whether deliveries may go to loopback, private and link-local addresses (see
+    /// [`guard`]); off by default, so a tenant cannot reach the server's own network.
+    pub allow_local_network: bool,
 }
 
 impl Default for WebhookConfig {
@@ -58,6 +62,7 @@ impl Default for WebhookConfig {
             poll: Duration::from_secs(5),
             concurrency: 32,
             max_response_bytes: 4096,
+            allow_local_network: false,
         }
     }
 }
@@ -88,18 +93,23 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub fn new(config: WebhookConfig) -> Self {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             // A receiver's redirect is not followed: the URL the integrator set is where
             // replies go, and a 3xx is retried like any other non-2xx.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Parlor-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+            // HTTP/2 is built in for providers that ask for it (`http2`); webhooks stay on
+            // HTTP/1.1, as before.
+            .http1_only();
+        if !config.allow_local_network {
+            builder = builder.dns_resolver(guard::PublicOnly);
+        }
+        let client = builder.build().unwrap_or_default();
         Webhooks { config: Arc::new(config), client, wake: Arc::new(Notify::new()) }
     }
 
-    /// Tells the worker a delivery may be due now (a reply just completed). A wake with no
-    /// worker waiting is kept for its next wait, so none is lost.
+    /// Tells the worker a delivery may be due now (a reply of a chatbot with a webhook just
+    /// completed). A wake with no worker waiting is kept for its next wait, so none is lost.
     pub fn wake(&self) {
         self.wake.notify_one();
     }

@@ -1,8 +1,8 @@
 //! The delivery worker: claims due deliveries from the outbox, POSTs them, records each try.
 //!
 //! One per server, started by [`crate::app::serve`]. It sleeps until the next delivery is
-//! due, a reply completes ([`super::Webhooks::wake`]) or [`super::WebhookConfig::poll`]
-//! passes, whichever is first. Claims are leases in the database (`FOR UPDATE SKIP LOCKED`
+//! due, a reply of a chatbot with a webhook completes ([`super::Webhooks::wake`]) or
+//! [`super::WebhookConfig::poll`] passes, whichever is first. Claims are leases in the database (`FOR UPDATE SKIP LOCKED`
 //! on PostgreSQL), so instances sharing a database each take different deliveries. On
 //! shutdown it claims no more and lets the tries in flight finish (each is bounded by the
 //! timeout); anything left is sent by the next start.
@@ -103,6 +103,11 @@ async fn attempt(store: &dyn Store, hooks: &Webhooks, d: WebhookDelivery) {
             record.error = Some("webhookUrl is not an http(s) URL".into());
             DeliveryNext::GiveUp
         }
+        // A literal address of the local network stays refused: no retry changes it.
+        (Some(url), _) if let Some(why) = refused(hooks, url) => {
+            record.error = Some(why);
+            DeliveryNext::GiveUp
+        }
         // Only chatbots whose URL was set before webhooks were signed can lack a key.
         (Some(_), None) => {
             record.error = Some("the chatbot has no webhook secret: set webhookUrl again to get one".into());
@@ -147,6 +152,15 @@ async fn attempt(store: &dyn Store, hooks: &Webhooks, d: WebhookDelivery) {
         tracing::warn!(delivery = %d.id, attempt, error = ?record.error, "webhooks: giving up on a delivery");
     }
     finish(store, WebhookTry { delivery: d.id, record: Some(record), next }).await;
+}
+
+/// Why `url` may not be delivered to, when its host is a literal local network address and
+/// the server does not allow those (host names are checked as they resolve).
+fn refused(hooks: &Webhooks, url: &str) -> Option<String> {
+    if hooks.config.allow_local_network {
+        return None;
+    }
+    super::guard::refuse_literal(&url.parse().ok()?)
 }
 
 async fn finish(store: &dyn Store, t: WebhookTry) {

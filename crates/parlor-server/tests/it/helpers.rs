@@ -118,6 +118,11 @@ impl TestApp {
     /// Stops the server, closes and reopens the store from its files/URL, and serves again:
     /// what a restart of the process does.
     pub(crate) async fn restart(self) -> TestApp {
+        self.restart_with(|s| s).await
+    }
+
+    /// [`TestApp::restart`] with the new server's state changed by `configure`.
+    pub(crate) async fn restart_with(self, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
         let (mut db, org, key) = self.stop().await;
         db.store.close().await;
         let args = parlor_server::storage::StoreArgs {
@@ -126,7 +131,7 @@ impl TestApp {
             database_max_connections: 4,
         };
         db.store = parlor_server::storage::open(&args).await.expect("reopen store");
-        Self::serve(db, org, key).await
+        Self::serve_state(db, org, key, GRACE, configure).await
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

@@ -109,8 +109,16 @@ fn fast_webhooks() -> Webhooks {
         first_retry: Duration::from_millis(50),
         max_attempts: 5,
         poll: Duration::from_millis(200),
+        // The receivers of these tests listen on 127.0.0.1.
+        allow_local_network: true,
         ..Default::default()
     })
+}
+
+/// The default schedule, to receivers on this machine.
+fn local_webhooks(s: AppState) -> AppState {
+    let config = WebhookConfig { allow_local_network: true, ..Default::default() };
+    AppState { webhooks: Webhooks::new(config), ..s }
 }
 
 fn with_fast_webhooks(s: AppState) -> AppState {
@@ -294,6 +302,7 @@ backend_tests!(deliveries_pending_at_shutdown_are_sent_after_a_restart, |db: Tes
     let app = TestApp::spawn_with(db, |s| AppState {
         webhooks: Webhooks::new(WebhookConfig {
             first_retry: Duration::from_millis(1500),
+            allow_local_network: true,
             ..Default::default()
         }),
         ..s
@@ -312,7 +321,7 @@ backend_tests!(deliveries_pending_at_shutdown_are_sent_after_a_restart, |db: Tes
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let app = app.restart().await;
+    let app = app.restart_with(local_webhooks).await;
     let hits = receiver.wait_for(2).await;
     verify(bot["webhookSecret"].as_str().unwrap(), &hits[1]);
     assert_eq!(hits[1].body, hits[0].body);
@@ -355,7 +364,7 @@ backend_tests!(questions_queued_at_shutdown_are_answered_after_a_restart, |db: T
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(receiver.hits().is_empty());
 
-    let app = app.restart().await;
+    let app = app.restart_with(local_webhooks).await;
     let hit = receiver.wait_for(1).await.remove(0);
     assert!(hit.json()["content"].as_str().unwrap().contains("webhookUrl"), "{}", hit.json());
     let c = app.get(&format!("/api/conversations/{}/", conv["id"].as_str().unwrap())).await.body;
@@ -505,3 +514,37 @@ async fn app_post(app: &TestApp, url: &str, body: Value) -> Value {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body
 }
+
+backend_tests!(webhooks_do_not_reach_the_local_network_unless_allowed, |db: TestDb| async move {
+    // `parlor serve`'s default: public addresses only.
+    let app = TestApp::spawn_with(db, |s| AppState {
+        webhooks: Webhooks::new(WebhookConfig {
+            allow_local_network: false,
+            ..fast_webhooks().config.as_ref().clone()
+        }),
+        ..s
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    // A literal loopback address, and a name that resolves only to one.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    for url in [receiver.url.clone(), by_name] {
+        let bot = hooked_bot(&app, &Receiver { url: url.clone(), shared: receiver.shared.clone() }).await;
+        let conv = conversation_of(&app, &bot).await;
+        app.post_message(&conv, "how do I export records?").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let list = loop {
+            let list = records(&app, &bot).await;
+            if list["count"].as_i64() >= Some(1) || Instant::now() > deadline {
+                break list;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let rec = &list["results"][0];
+        assert_eq!(rec["url"], url.as_str());
+        assert_eq!(rec["statusCode"], Value::Null, "{rec}");
+        let error = rec["error"].as_str().unwrap_or_default();
+        assert!(error.contains("--webhook-allow-local-network"), "{url}: {rec}");
+    }
+    assert!(receiver.hits().is_empty(), "nothing reached the receiver");
+});

@@ -72,10 +72,20 @@ backend_tests!(query_matches_name_email_or_phone_case_insensitively, |db: TestDb
     assert_eq!(q("l_x").await, (1, vec![pct.id]));
     assert_eq!(q("_").await, (1, vec![pct.id]));
     assert_eq!(q("nobody").await, (0, vec![]));
-
     let all = s.list_contacts(org, None, page(1, 2)).await.unwrap();
     assert_eq!(all.count, 3);
     assert_eq!(all.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![pct.id, bob.id]);
+
+    // Any script, not only ASCII; the match does not run across two fields; a rename is
+    // matched by the new name.
+    let emile = s.create_contact(org, mk("ÉMILE Żółw", Some("ΟΔΟΣ@example.gr"), None)).await.unwrap();
+    assert_eq!(q("émile żółw").await, (1, vec![emile.id]));
+    assert_eq!(q("οδοσ@").await, (1, vec![emile.id]));
+    assert_eq!(q("żółwοδοσ").await, (0, vec![]));
+    let patch = ContactPatch { name: Some("Ölaf".into()), ..Default::default() };
+    s.update_contact(org, emile.id, patch).await.unwrap();
+    assert_eq!(q("ÖLAF").await, (1, vec![emile.id]));
+    assert_eq!(q("émile").await, (0, vec![]));
 });
 
 backend_tests!(contact_crud_keeps_client_json_as_given, |db: TestDb| async move {

@@ -198,11 +198,11 @@ backend_tests!(lists_newest_first_in_keyset_pages, |db: TestDb| async move {
     assert!(back.previous.is_none());
 
     // The inbox filter; another organization's inbox gives nothing.
-    let inbox = ConversationFilter { inbox: Some(w.web_chat.id), keyword: None };
+    let inbox = ConversationFilter { inbox: Some(w.web_chat.id), keyword: None, contact: None };
     let p = s.list_conversations(w.org, inbox, first_page(10)).await.unwrap();
     assert_eq!(ids(&p, |c| c.id.0), vec![made[0], made[2], made[4], made[6]]);
     let other = world(s).await;
     conversation(s, other.org, other.web_chat.id).await;
-    let foreign = ConversationFilter { inbox: Some(other.web_chat.id), keyword: None };
+    let foreign = ConversationFilter { inbox: Some(other.web_chat.id), keyword: None, contact: None };
     assert!(s.list_conversations(w.org, foreign, first_page(10)).await.unwrap().items.is_empty());
 });

@@ -13,6 +13,7 @@ mod isolation;
 mod messages;
 mod orgs;
 mod search;
+mod visitors;
 mod webhooks;
 
 use parlor_core::error::StoreError;
@@ -80,6 +81,17 @@ pub(crate) fn outgoing(conversation: ConversationId, content: &str) -> NewMessag
         sender_type: SenderType::Agent,
         sender: Some(Sender { id: None, name: "Agent".into(), avatar: None }),
         ..incoming(conversation, content)
+    }
+}
+
+/// A bot reply begun empty, as the reply service begins one.
+pub(crate) fn bot_reply(conversation: ConversationId, bot: &Chatbot) -> NewMessage {
+    NewMessage {
+        kind: MessageType::Outgoing,
+        sender_type: SenderType::Bot,
+        sender: Some(Sender { id: Some(bot.id.0), name: bot.name.clone(), avatar: None }),
+        metadata: object(serde_json::json!({"finishReason": null})),
+        ..incoming(conversation, "")
     }
 }
 

@@ -1,5 +1,6 @@
 //! Messages and attachments: senders, references, client JSON, feedback, keyset pages that
-//! hold while rows are added, and counters under concurrent writers.
+//! hold while rows are added, counters under concurrent writers, and a question stored with
+//! the reply begun for it.
 
 use crate::*;
 use parlor_testkit::backend_tests;
@@ -298,4 +299,97 @@ backend_tests!(concurrent_messages_keep_counters_right, |db: TestDb| async move 
     let mut sorted = order.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(order, sorted);
+});
+
+backend_tests!(begins_an_exchange_in_one_transaction, |db: TestDb| async move {
+    let s = &*db.store;
+    let w = world(s).await;
+    let c = conversation(s, w.org, w.web_chat.id).await;
+    let contact = c.contact.clone().unwrap();
+    let external = AttachmentInput::External {
+        kind: AttachmentType::Image,
+        filename: "p.png".into(),
+        file: "https://p.example/p.png".into(),
+    };
+    let question = NewMessage { attachments: vec![external], ..incoming(c.id, "Where is my refund?") };
+    let (q, r) = s.begin_exchange(w.org, question, bot_reply(c.id, &w.bot)).await.unwrap();
+
+    // Both stored as `create_message` and `begin_reply` store them, the reply after the
+    // question.
+    assert_eq!(q.sender.clone().unwrap().id, Some(contact.id.0));
+    assert_eq!((q.attachments.len(), q.attachments[0].file.as_str()), (1, "https://p.example/p.png"));
+    assert_eq!((r.sender_type, r.sender.clone().unwrap().name), (SenderType::Bot, w.bot.name.clone()));
+    assert!((q.created_at, q.id) < (r.created_at, r.id));
+    let text = |m: &Message| serde_json::to_string(m).unwrap();
+    assert_eq!(text(&s.get_message(w.org, q.id, Some(c.id)).await.unwrap()), text(&q));
+    assert_eq!(text(&s.get_message(w.org, r.id, Some(c.id)).await.unwrap()), text(&r));
+    let (page, count) = s.list_messages(w.org, Some(c.id), first_page(10)).await.unwrap();
+    assert_eq!((ids(&page, |m| m.id.0), count), (vec![r.id.0, q.id.0], Some(2)));
+    // The conversation: titled by the question, answered now, last message the reply.
+    let got = s.get_conversation(w.org, c.id).await.unwrap();
+    assert_eq!((got.message_count, got.unread_messages_count), (2, 1));
+    assert_eq!((got.title.as_str(), got.is_auto_reply_now), ("Where is my refund?", true));
+    assert_eq!(got.last_message.unwrap().id, r.id);
+    let refund = parlor_core::search::Query::keyword("refund").unwrap();
+    let found = s
+        .list_conversations(
+            w.org,
+            ConversationFilter { inbox: None, keyword: Some(refund), contact: None },
+            first_page(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&found, |c| c.id.0), vec![c.id.0]);
+
+    // Either both are stored or neither: a bad reference in the question keeps the reply out.
+    let other = world(s).await;
+    let theirs = conversation(s, other.org, other.web_chat.id).await;
+    let their_contact = theirs.contact.clone().unwrap().id;
+    let c2 = conversation(s, w.org, w.web_chat.id).await;
+    let foreign = NewMessage { contact: Some(their_contact), ..incoming(c2.id, "x") };
+    assert_invalid(s.begin_exchange(w.org, foreign, bot_reply(c2.id, &w.bot)).await, "sender", their_contact);
+    let ghost = AttachmentId::new();
+    let missing = NewMessage { attachments: vec![AttachmentInput::Existing(ghost)], ..incoming(c2.id, "x") };
+    assert_invalid(s.begin_exchange(w.org, missing, bot_reply(c2.id, &w.bot)).await, "attachments", ghost);
+    assert_invalid(
+        s.begin_exchange(w.org, incoming(theirs.id, "x"), bot_reply(theirs.id, &w.bot)).await,
+        "conversation",
+        theirs.id,
+    );
+    // The reply must be in the question's conversation.
+    assert_invalid(
+        s.begin_exchange(w.org, incoming(c2.id, "x"), bot_reply(c.id, &w.bot)).await,
+        "conversation",
+        c.id,
+    );
+    let got = s.get_conversation(w.org, c2.id).await.unwrap();
+    assert_eq!((got.message_count, got.is_auto_reply_now, got.title.as_str()), (0, false, ""));
+    assert_eq!(s.get_conversation(w.org, c.id).await.unwrap().message_count, 2);
+
+    // The reply finishes as any begun reply does.
+    let done = s
+        .finish_reply(
+            w.org,
+            FinishedReply {
+                message: r.id,
+                content: "Refunds take five days.".into(),
+                citations: vec![],
+                citation_nodes: vec![],
+                metadata: object(json!({"finishReason": "stop"})),
+                record: NewRecord {
+                    chatbot: w.bot.id,
+                    user_message: q.id,
+                    input_message: q.content.clone(),
+                    condense_message: q.content.clone(),
+                    context: None,
+                    reply_time_ms: 1,
+                    error: None,
+                    finish_reason: "stop".into(),
+                },
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.content, "Refunds take five days.");
+    assert!(!s.get_conversation(w.org, c.id).await.unwrap().is_auto_reply_now);
 });

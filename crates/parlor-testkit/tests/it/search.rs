@@ -9,7 +9,7 @@ use parlor_testkit::db::TestDb;
 /// The ids of conversations `keyword` finds, newest first.
 async fn find(s: &dyn Store, org: OrgId, keyword: &str) -> Vec<ConversationId> {
     let Some(q) = Query::keyword(keyword) else { return vec![] };
-    let filter = ConversationFilter { inbox: None, keyword: Some(q) };
+    let filter = ConversationFilter { inbox: None, keyword: Some(q), contact: None };
     s.list_conversations(org, filter, first_page(100)).await.unwrap().items.iter().map(|c| c.id).collect()
 }
 
@@ -110,7 +110,7 @@ backend_tests!(a_keyword_without_words_matches_nothing, |db: TestDb| async move 
     conv(s, &w, Some("?!"), &["...", "!!! ???"]).await;
     assert!(Query::keyword("?!").is_none());
     let empty = Query { clauses: vec![vec![]], combine: Combine::All };
-    let filter = ConversationFilter { inbox: None, keyword: Some(empty) };
+    let filter = ConversationFilter { inbox: None, keyword: Some(empty), contact: None };
     let page = s.list_conversations(w.org, filter, first_page(10)).await.unwrap();
     assert!(page.items.is_empty() && page.next.is_none() && page.previous.is_none());
 });
@@ -130,7 +130,7 @@ backend_tests!(keyword_pages_combine_with_the_inbox_filter, |db: TestDb| async m
     let p1 = s
         .list_conversations(
             w.org,
-            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q() },
+            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q(), contact: None },
             first_page(2),
         )
         .await
@@ -139,7 +139,7 @@ backend_tests!(keyword_pages_combine_with_the_inbox_filter, |db: TestDb| async m
     let p2 = s
         .list_conversations(
             w.org,
-            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q() },
+            ConversationFilter { inbox: Some(w.web_chat.id), keyword: q(), contact: None },
             at(p1.next, 2),
         )
         .await
@@ -159,4 +159,72 @@ backend_tests!(never_matches_another_organizations_rows, |db: TestDb| async move
     assert_eq!(find(s, w.org, "secret plan").await, vec![mine]);
     assert_eq!(find(s, other.org, "secret").await.len(), 1);
     assert!(!find(s, other.org, "secret").await.contains(&mine));
+});
+
+backend_tests!(accents_are_ignored_alike_on_both_databases, |db: TestDb| async move {
+    let s = &*db.store;
+    let w = world(s).await;
+    let creme = conv(s, &w, None, &["Crème brûlée at the Café Müller"]).await;
+    let plain = conv(s, &w, Some("Cafe opening hours"), &["Tieng Viet"]).await;
+    assert_eq!(find(s, w.org, "creme brulee").await, vec![creme]);
+    assert_eq!(find(s, w.org, "CRÈME").await, vec![creme]);
+    assert_eq!(find(s, w.org, "muller").await, vec![creme]);
+    // Accented or not, on either side.
+    assert_eq!(find(s, w.org, "café").await, vec![plain, creme]);
+    assert_eq!(find(s, w.org, "Tiếng Việt").await, vec![plain]);
+});
+
+/// A title-only search query for passages.
+fn passage_query(text: &str) -> Query {
+    let clauses = parlor_core::search::split_terms(text).into_iter().map(|t| vec![t]).collect();
+    Query { clauses, combine: Combine::Any }
+}
+
+backend_tests!(text_indexed_by_an_older_version_is_normalized_again_at_open, |db: TestDb| async move {
+    let mut db = db;
+    let w = world(&*db.store).await;
+    let c = conv(&*db.store, &w, Some("Réservation"), &["Crème brûlée"]).await;
+    let contact = db
+        .store
+        .create_contact(w.org, NewContact { name: Some("ÉMILE Zola".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let doc = NewDocument {
+        title: "Économie".into(),
+        content: "Prix réduits".into(),
+        metadata: Default::default(),
+    };
+    db.store.create_document(w.org, w.bot.id, doc).await.unwrap();
+    // What a database written by version 1 holds: text lowercased but not folded, so the
+    // folded queries of this version find nothing; contacts without their folded text.
+    let stale = match db.backend {
+        parlor_testkit::db::Backend::Sqlite => {
+            "INSERT INTO message_index (message_index) VALUES ('delete-all');
+             INSERT INTO conversation_title_fts (conversation_title_fts) VALUES ('delete-all');
+             UPDATE passage_fts SET title = 'économie', text = 'prix réduits';
+             UPDATE contacts SET search_folded = '';
+             UPDATE parlor_meta SET value = 1"
+        }
+        parlor_testkit::db::Backend::Postgres => {
+            "UPDATE messages SET content_search = lower(content);
+             UPDATE conversations SET title_search = lower(title);
+             UPDATE passages SET title_search = 'économie', text_search = 'prix réduits';
+             UPDATE contacts SET search_folded = '';
+             UPDATE parlor_meta SET value = 1"
+        }
+    };
+    db.execute_raw(stale).await;
+    let s = &*db.store;
+    assert!(find(s, w.org, "creme").await.is_empty(), "the stale index misses folded queries");
+    db.reopen().await;
+    let s = &*db.store;
+    assert_eq!(find(s, w.org, "creme").await, vec![c]);
+    assert_eq!(find(s, w.org, "reservation").await, vec![c]);
+    let hits = s.search_passages(w.org, w.bot.id, &passage_query("economie reduits"), None, 5).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    let found = s.list_contacts(w.org, Some("émile"), page(1, 10)).await.unwrap();
+    assert_eq!(found.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![contact.id]);
+    // Done once: the version is recorded, and a second open changes nothing.
+    db.reopen().await;
+    assert_eq!(find(&*db.store, w.org, "brulee").await, vec![c]);
 });

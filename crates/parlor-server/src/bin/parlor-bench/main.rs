@@ -59,6 +59,22 @@ enum Scenario {
     Streams,
 }
 
+/// How the provider reaches the fake upstream in `streams`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum UpstreamHttp {
+    Http2,
+    Http1,
+}
+
+impl UpstreamHttp {
+    fn label(self) -> &'static str {
+        match self {
+            UpstreamHttp::Http2 => "HTTP/2",
+            UpstreamHttp::Http1 => "HTTP/1.1",
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "parlor-bench", about = "Measure Parlor against its speed and memory targets.")]
 struct Args {
@@ -103,10 +119,16 @@ struct Args {
     /// this database with one instance and with two, side by side.
     #[arg(long)]
     database_url: Option<String>,
-    /// Streaming completions to hold open at once (`streams`); capped at half the open-file
-    /// limit, as Parlor holds two sockets a stream (raise it with `ulimit -n`).
+    /// Streaming completions to hold open at once (`streams`); capped by the open-file limit
+    /// (raise it with `ulimit -n`): a stream is one socket in Parlor with the provider on
+    /// HTTP/2, two on HTTP/1.1.
     #[arg(long, default_value_t = 10_000)]
     streams: usize,
+    /// The protocols the provider speaks to the fake upstream in `streams`, each measured
+    /// apart: `http2` (the provider option `http2 = true`, all replies on one connection) and
+    /// `http1` (the default, a connection per reply).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "http2,http1")]
+    upstream: Vec<UpstreamHttp>,
     /// Internal: serve the fake LLM upstream and print its address (the bench starts itself
     /// this way for `ttfd` and `streams`).
     #[arg(long, hide = true)]

@@ -14,15 +14,17 @@
 //!   bot message begun, history and knowledge lookups, and its own request upstream.
 //! - **Open streams**: N streaming completions against an upstream that sends one delta and
 //!   then stalls (keeping the connection alive), each held open by the client once its first
-//!   delta arrived; `VmRSS` of `parlor serve` before and after, in four steps. Each stream is
-//!   a client connection, a reply task and an upstream connection in Parlor: two sockets, so
-//!   N is capped at half the open-file limit (`ulimit -n`), which the child inherits.
+//!   delta arrived; `VmRSS` of `parlor serve` before and after, in four steps. Once with the
+//!   provider on HTTP/2 (`http2 = true`: every reply shares one upstream connection, so a
+//!   stream is one socket in Parlor, its client's) and once on HTTP/1.1 (the default: a
+//!   connection per reply, two sockets a stream), as `--upstream` says. N is capped by the
+//!   open-file limit (`ulimit -n`), which the child inherits.
 
-use crate::Args;
 use crate::client::{self, Conn, on_client_thread};
 use crate::report::{Line, Stats, count, ms};
 use crate::startup::{free_port, healthz, resident_bytes};
 use crate::upstream::FIRST_DELTA;
+use crate::{Args, UpstreamHttp};
 use anyhow::{Context, bail, ensure};
 use futures::{StreamExt, TryStreamExt};
 use std::io::BufRead;
@@ -56,7 +58,7 @@ impl Drop for Stack {
 
 impl Stack {
     /// Starts the upstream, then Parlor on a fresh data dir with a provider `bench` on it.
-    fn start(parlor: &Path, dir: &Path) -> anyhow::Result<Stack> {
+    fn start(parlor: &Path, dir: &Path, upstream_http: UpstreamHttp) -> anyhow::Result<Stack> {
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;
         }
@@ -74,10 +76,11 @@ impl Stack {
         let upstream_addr: SocketAddr = line.trim().parse().context("the upstream's address")?;
         let config = dir.join("parlor.toml");
         // A long timeout: the stalled streams must stay open as long as the bench holds them.
+        let http2 = upstream_http == UpstreamHttp::Http2;
         std::fs::write(
             &config,
             format!(
-                "[providers.bench]\nkind = \"openai\"\nbase_url = \"http://{upstream_addr}/v1\"\ntimeout_s = 3600\n"
+                "[providers.bench]\nkind = \"openai\"\nbase_url = \"http://{upstream_addr}/v1\"\ntimeout_s = 3600\nhttp2 = {http2}\n"
             ),
         )?;
         let addr = free_port()?;
@@ -90,6 +93,10 @@ impl Stack {
             .arg(&data)
             .arg("--config")
             .arg(&config)
+            // Every stream of the bench is one key's: the per-key cap (64 by default) would
+            // refuse all but the first few.
+            .arg("--max-streams-per-key")
+            .arg("0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -186,7 +193,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> bool {
 pub(crate) async fn ttfd(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>> {
     let exe = parlor_exe(args)?;
     let dir = dir.join("ttfd");
-    let stack = tokio::task::spawn_blocking(move || Stack::start(&exe, &dir)).await??;
+    let stack = tokio::task::spawn_blocking(move || Stack::start(&exe, &dir, UpstreamHttp::Http1)).await??;
     let (addr, upstream, key) = (stack.addr, stack.upstream_addr, stack.key.clone());
     let (rounds, slice) = (args.rounds.max(1), args.duration / args.rounds.max(1) as u32);
     let (via, straight) = on_client_thread(move || async move {
@@ -275,23 +282,38 @@ async fn open_one(addr: SocketAddr, request: std::sync::Arc<Vec<u8>>) -> anyhow:
     Ok(stream)
 }
 
-/// Target 7: open streams held by one instance, and its memory per stream.
+/// Target 7: open streams held by one instance, and its memory per stream, with the provider
+/// on each protocol `--upstream` names.
 pub(crate) async fn streams(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    for &upstream_http in &args.upstream {
+        lines.extend(streams_over(args, dir, upstream_http).await?);
+    }
+    Ok(lines)
+}
+
+async fn streams_over(args: &Args, dir: &Path, upstream_http: UpstreamHttp) -> anyhow::Result<Vec<Line>> {
     let exe = parlor_exe(args)?;
     let limit = open_file_limit().unwrap_or(1024);
-    // Parlor holds two sockets a stream (client, upstream) plus a few dozen of its own.
-    let cap = limit.saturating_sub(100) / 2;
+    // A stream is its client's socket in Parlor, plus its own upstream connection over
+    // HTTP/1.1 (over HTTP/2 all share one); Parlor has a few dozen of its own besides.
+    let per_stream = match upstream_http {
+        UpstreamHttp::Http2 => 1,
+        UpstreamHttp::Http1 => 2,
+    };
+    let cap = limit.saturating_sub(100) / per_stream;
     let n = args.streams.min(cap);
     if n < args.streams {
         eprintln!(
-            "streams: {} asked, {n} possible with an open-file limit of {limit} (2 per stream in Parlor); \
-             raise it with `ulimit -n` (at most the hard limit, `ulimit -Hn`)",
-            args.streams
+            "streams: {} asked, {n} possible with an open-file limit of {limit} ({per_stream} per stream in \
+             Parlor over {}); raise it with `ulimit -n` (at most the hard limit, `ulimit -Hn`)",
+            args.streams,
+            upstream_http.label()
         );
     }
     ensure!(n > 0, "no streams possible with an open-file limit of {limit}");
     let dir = dir.join("streams");
-    let stack = tokio::task::spawn_blocking(move || Stack::start(&exe, &dir)).await??;
+    let stack = tokio::task::spawn_blocking(move || Stack::start(&exe, &dir, upstream_http)).await??;
     let (addr, key, pid) = (stack.addr, stack.key.clone(), stack.pid());
     let steps = 4;
     let samples = on_client_thread(move || async move {
@@ -324,7 +346,8 @@ pub(crate) async fn streams(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss = resident_bytes(pid).context("VmRSS")?;
             eprintln!(
-                "streams: {} open, RSS {:.1} MiB, opened in {took:.1?}",
+                "streams ({}): {} open, RSS {:.1} MiB, opened in {took:.1?}",
+                upstream_http.label(),
                 held.len(),
                 rss as f64 / 1048576.0
             );
@@ -355,7 +378,10 @@ pub(crate) async fn streams(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>
     let mib = |b: u64| b as f64 / 1048576.0;
     Ok(vec![
         Line::at_least(
-            "7. Streaming completions held open at once by one instance (upstream stalled after the first delta)".into(),
+            format!(
+                "7. Streaming completions held open at once by one instance (provider over {}, stalled after the first delta)",
+                upstream_http.label()
+            ),
             format!(
                 "{} open ({} asked; open-file limit {limit}){}, opened in {:.1} s",
                 count(n1 as f64),
@@ -368,7 +394,10 @@ pub(crate) async fn streams(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>
             "streams",
         ),
         Line::below(
-            "7. Memory per open stream (`VmRSS` of `parlor serve`, after − before, ÷ streams)".into(),
+            format!(
+                "7. Memory per open stream, provider over {} (`VmRSS` of `parlor serve`, after − before, ÷ streams)",
+                upstream_http.label()
+            ),
             format!(
                 "{per:.1} KiB ({:.1} → {:.1} MiB; {marginal:.1} KiB each over the second half)",
                 mib(rss0),

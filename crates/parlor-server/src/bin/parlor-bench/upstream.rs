@@ -5,6 +5,10 @@
 //! limit when 10,000 streams are held, and its work does not blur the bench's timings. The
 //! test kit's fake upstream is dev-only, so the bench carries this one.
 //!
+//! It speaks HTTP/1.1 and, to a client that starts with it, HTTP/2 (h2c, as a provider with
+//! `http2 = true` on an `http` base URL does), with no limit on the streams of a connection
+//! (a real server's is often 100–250; see the README's provider section).
+//!
 //! The model name picks the behaviour:
 //! - `instant`: the whole answer in one write, role chunk, two deltas, the finish chunk and
 //!   `[DONE]`: an upstream whose own time to first delta is as small as it gets.
@@ -62,6 +66,17 @@ pub(crate) async fn serve() -> anyhow::Result<()> {
     writeln!(out, "{addr}")?;
     out.flush()?;
     let router = axum::Router::new().route("/v1/chat/completions", axum::routing::post(completions));
-    axum::serve(listener, router).await?;
-    Ok(())
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // No cap on one connection's streams (hyper's default is 200): Parlor sends all its
+    // replies over one connection when its provider has `http2 = true`.
+    http.http2().max_concurrent_streams(None);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let (http, service) = (http.clone(), service.clone());
+        tokio::spawn(async move {
+            let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+        });
+    }
 }

@@ -110,13 +110,15 @@ pub(crate) async fn run(args: &Args, dir: &Path) -> anyhow::Result<Vec<Line>> {
     );
     let hook = tokio::spawn(async move { axum::serve(hook_listener, receiver).await });
 
-    // The server, as `parlor serve` runs it (default webhook settings).
+    // The server, as `parlor serve` runs it: default webhook settings, except that the
+    // receiver is on this machine (`--webhook-allow-local-network`).
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hooks = parlor_server::webhooks::WebhookConfig { allow_local_network: true, ..Default::default() };
     let server = tokio::spawn(serve(
         listener,
-        AppState::new(store.clone()),
+        AppState { webhooks: parlor_server::webhooks::Webhooks::new(hooks), ..AppState::new(store.clone()) },
         async move {
             let _ = stopped.await;
         },

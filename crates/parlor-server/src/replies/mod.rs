@@ -1,4 +1,4 @@
-//! Bot replies: from a stored user message to a stored, cited answer.
+//! Bot replies: from a user's question to a stored, cited answer.
 //!
 //! Generation runs on the server's task tracker, not on the request: a client that goes away
 //! mid-reply loses nothing, and shutdown waits for replies in flight (up to its grace
@@ -6,25 +6,35 @@
 //! produced so far is saved every [`PROGRESS_EVERY`] so readers (and re-attaching clients)
 //! see it, and the end is stored in one transaction with the reply's record.
 //!
+//! A reply begins with one commit: the question and the reply's message together
+//! ([`parlor_core::store::Store::begin_exchange`]), or the reply's message alone when the
+//! question was stored earlier (background replies). What the engine is asked is prepared and
+//! sent meanwhile ([`ask`]): the request upstream does not wait for the commit; its first
+//! delta does, so nothing is shown to anyone before the question is stored. If the commit
+//! fails, the request is dropped (which closes it) and nothing was stored.
+//!
 //! At shutdown a reply goes on until its grace period is over; then it stops and stores what
 //! it produced, as a failed reply ([`EngineError::ShuttingDown`]). Engine latency and tokens
 //! go to `/metrics` ([`crate::metrics::engine_reply`]).
 
+mod ask;
+
 use crate::app::AppState;
 use crate::live;
-use futures::StreamExt;
+use ask::Asked;
+use futures::channel::mpsc;
+use futures::future::OptionFuture;
+use futures::{FutureExt, StreamExt};
 use parlor_core::clock;
-use parlor_core::engine::{ChatTurn, Engine, EngineError, EngineEvent, GenerateRequest, Role, Usage};
-use parlor_core::error::StoreResult;
-use parlor_core::id::OrgId;
+use parlor_core::clock::Timestamp;
+use parlor_core::engine::{EngineError, EngineEvent, EngineStream, Usage};
+use parlor_core::error::{StoreError, StoreResult};
+use parlor_core::id::{ChatbotId, MessageId, OrgId};
 use parlor_core::input::{FinishedReply, NewMessage, NewRecord};
-use parlor_core::knowledge::{CANDIDATES, Vocabulary, ranked_passages, rerank, retrieval_query};
 use parlor_core::model::*;
-use parlor_core::page::{Cursor, CursorRequest, Position};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 /// How often the text of a reply in flight is saved.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -39,59 +49,154 @@ pub enum ReplyEvent {
     Done { message: Box<Message>, error: Option<EngineError> },
 }
 
-/// A reply that has started: its message as first stored, and the requester's events.
+/// What a reply answers.
+pub enum Question {
+    /// A question stored earlier (a background reply).
+    Stored(Message),
+    /// A question to store with the reply's message, in one transaction (completions).
+    New(NewMessage),
+}
+
+/// A reply that has started: the question and the reply's message as first stored, and the
+/// requester's events.
 pub struct Reply {
+    pub question: Message,
     pub message: Message,
+    /// Unbounded (the reply never waits for its reader), and a list rather than tokio's blocks
+    /// of 32 slots: an idle stream's channel holds no empty slots.
     pub events: mpsc::UnboundedReceiver<ReplyEvent>,
 }
 
-/// Starts the chatbot's reply to `question` (already stored) in its conversation.
-pub async fn start(state: &AppState, org: OrgId, chatbot: Chatbot, question: Message) -> StoreResult<Reply> {
+/// Starts the chatbot's reply to `question` in its conversation; returns once the question
+/// and the reply's message are stored (the request to the engine is on its way by then).
+/// An error means nothing was stored and no reply runs.
+pub async fn start(state: &AppState, org: OrgId, chatbot: Chatbot, question: Question) -> StoreResult<Reply> {
+    let (tx, events) = mpsc::unbounded();
+    let (stored_tx, stored) = oneshot::channel();
+    // On the tracker from the start: once handed over, the question is stored and answered
+    // even if this request is dropped (its client went away) while it waits.
+    // The beginning's state (the reads, the commit and the request, side by side) is several
+    // KiB: boxed, it is freed once the reply runs, instead of sizing the task for its life.
+    let task = Box::pin(begin(state.clone(), org, chatbot, question, tx, stored_tx))
+        .then(|begun| OptionFuture::from(begun.map(|(job, asked)| job.run(asked))))
+        .map(drop);
+    state.tasks.spawn(task);
+    let (question, message) =
+        stored.await.map_err(|_| StoreError::Backend("the reply ended before it began".into()))??;
+    Ok(Reply { question, message, events })
+}
+
+/// The reply's message as first stored: empty, no finish reason yet.
+fn begun(chatbot: &Chatbot, conversation: parlor_core::id::ConversationId) -> NewMessage {
     let model_label = chatbot.model.clone().unwrap_or_else(|| "knowledge".into());
     let mut metadata = serde_json::Map::new();
     metadata.insert("model".into(), Value::String(model_label));
     metadata.insert("finishReason".into(), Value::Null);
-    let message = state
-        .store
-        .begin_reply(
-            org,
-            NewMessage {
-                conversation: question.conversation,
-                kind: MessageType::Outgoing,
-                sender_type: SenderType::Bot,
-                contact: None,
-                sender: Some(Sender { id: Some(chatbot.id.0), name: chatbot.name.clone(), avatar: None }),
-                content: String::new(),
-                content_payload: None,
-                query_metadata: None,
-                attachments: vec![],
-                canvas: None,
-                metadata,
-            },
-        )
-        .await?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let job = Job {
-        state: state.clone(),
-        org,
-        chatbot,
-        question,
-        message: message.clone(),
-        tx,
-        started: Instant::now(),
-    };
-    state.tasks.spawn(job.run());
-    Ok(Reply { message, events: rx })
+    NewMessage {
+        conversation,
+        kind: MessageType::Outgoing,
+        sender_type: SenderType::Bot,
+        contact: None,
+        sender: Some(Sender { id: Some(chatbot.id.0), name: chatbot.name.clone(), avatar: None }),
+        content: String::new(),
+        content_payload: None,
+        query_metadata: None,
+        attachments: vec![],
+        canvas: None,
+        metadata,
+    }
 }
 
-struct Job {
+/// Stores the question and the reply's message while the engine is asked, and tells
+/// [`start`] how storing went; `None` when it failed (nothing was stored).
+async fn begin(
     state: AppState,
     org: OrgId,
     chatbot: Chatbot,
-    question: Message,
+    question: Question,
+    tx: mpsc::UnboundedSender<ReplyEvent>,
+    stored_tx: oneshot::Sender<StoreResult<(Message, Message)>>,
+) -> Option<(Job, Asking)> {
+    let started = Instant::now();
+    let new = matches!(question, Question::New(_));
+    let store = &state.store;
+    let both = async {
+        match question {
+            Question::Stored(q) => {
+                let reply = begun(&chatbot, q.conversation);
+                let asking = ask::ask(&state, org, &chatbot, Asked::stored(&q));
+                let storing = async move { Ok((q, store.begin_reply(org, reply).await?)) };
+                side_by_side(storing, asking).await
+            }
+            Question::New(q) if q.attachments.is_empty() => {
+                let reply = begun(&chatbot, q.conversation);
+                let asking = ask::ask(&state, org, &chatbot, Asked::unstored(&q, clock::now()));
+                side_by_side(store.begin_exchange(org, q, reply), asking).await
+            }
+            // The images sent upstream are the attachments the store resolves: store first.
+            Question::New(q) => {
+                let reply = begun(&chatbot, q.conversation);
+                let (q, m) = store.begin_exchange(org, q, reply).await?;
+                let asked = ask::ask(&state, org, &chatbot, Asked::stored(&q)).await;
+                Ok(((q, m), asked))
+            }
+        }
+    };
+    let ((question, message), asked) = match both.await {
+        Ok(both) => both,
+        Err(e) => {
+            let _ = stored_tx.send(Err(e));
+            return None;
+        }
+    };
+    if new {
+        live::message(&state, org, &question).await;
+    }
+    let asker = Asker { id: question.id, created_at: question.created_at, content: question.content.clone() };
+    // The requester may be gone: the reply goes on all the same.
+    let _ = stored_tx.send(Ok((question, message.clone())));
+    let engine_kind = if chatbot.model.is_none() { "knowledge" } else { "provider" };
+    let webhook = chatbot.webhook_url.is_some();
+    let job =
+        Job { state, org, chatbot: chatbot.id, engine_kind, webhook, question: asker, message, tx, started };
+    Some((job, asked))
+}
+
+/// What the engine answered when asked: its stream and the passages it was given.
+type Asking = Result<(Vec<PassageHit>, EngineStream), EngineError>;
+
+/// Runs `storing` and `asking` side by side. If storing fails, asking is dropped at once
+/// (closing a request it sent) and the store's error returned.
+async fn side_by_side(
+    storing: impl Future<Output = StoreResult<(Message, Message)>>,
+    asking: impl Future<Output = Asking>,
+) -> StoreResult<((Message, Message), Asking)> {
+    futures::future::try_join(storing, async { Ok(asking.await) }).await
+}
+
+/// A reply under way: its question and message stored.
+struct Job {
+    state: AppState,
+    org: OrgId,
+    chatbot: ChatbotId,
+    /// The `engine` label of the engine metrics: the built-in engine or a configured provider.
+    engine_kind: &'static str,
+    /// The chatbot had a webhook when the reply began: its delivery is written with the
+    /// reply's end, and the worker woken for it. (One set mid-reply still gets the delivery,
+    /// sent at the worker's next poll.)
+    webhook: bool,
+    question: Asker,
     message: Message,
     tx: mpsc::UnboundedSender<ReplyEvent>,
+    /// When the engine was asked.
     started: Instant,
+}
+
+/// What the reply's record needs of its question.
+struct Asker {
+    id: MessageId,
+    created_at: Timestamp,
+    content: String,
 }
 
 /// What generation produced, however it ended.
@@ -105,14 +210,17 @@ struct Outcome {
 }
 
 impl Job {
-    async fn run(self) {
-        let outcome = self.generate().await;
-        crate::metrics::engine_reply(self.engine_kind(), self.started.elapsed(), outcome.usage.as_ref());
+    async fn run(self, asked: Asking) {
+        let outcome = self.generate(asked).await;
+        crate::metrics::engine_reply(self.engine_kind, self.started.elapsed(), outcome.usage.as_ref());
         let message = match self.finish(&outcome).await {
             Ok(m) => {
                 live::message(&self.state, self.org, &m).await;
-                // Its webhook delivery (if any) was stored with it: send it now.
-                self.state.webhooks.wake();
+                // Its webhook delivery was stored with it: send it now. Not woken for
+                // chatbots without a webhook: each wake costs the worker a write transaction.
+                if self.webhook {
+                    self.state.webhooks.wake();
+                }
                 m
             }
             Err(e) => {
@@ -124,10 +232,10 @@ impl Job {
                 m
             }
         };
-        let _ = self.tx.send(ReplyEvent::Done { message: Box::new(message), error: outcome.error });
+        let _ = self.tx.unbounded_send(ReplyEvent::Done { message: Box::new(message), error: outcome.error });
     }
 
-    async fn generate(&self) -> Outcome {
+    async fn generate(&self, asked: Asking) -> Outcome {
         let mut out = Outcome {
             content: String::new(),
             passages: vec![],
@@ -136,17 +244,11 @@ impl Job {
             usage: None,
             error: None,
         };
-        let request = match self.request().await {
-            Ok(r) => r,
-            Err(e) => {
-                out.finish = FinishReason::Error;
-                out.error = Some(e);
-                return out;
+        let stream = match asked {
+            Ok((passages, stream)) => {
+                out.passages = passages;
+                stream
             }
-        };
-        out.passages = request.1.passages.clone();
-        let stream = match request.0.generate(request.1).await {
-            Ok(s) => s,
             Err(e) => {
                 out.finish = FinishReason::Error;
                 out.error = Some(e);
@@ -171,7 +273,7 @@ impl Job {
             match event {
                 Ok(EngineEvent::Delta(piece)) => {
                     if offset == 0 && !piece.is_empty() {
-                        crate::metrics::engine_first_token(self.engine_kind(), self.started.elapsed());
+                        crate::metrics::engine_first_token(self.engine_kind, self.started.elapsed());
                     }
                     out.content.push_str(&piece);
                     live::delta(
@@ -184,7 +286,7 @@ impl Job {
                     )
                     .await;
                     offset += piece.chars().count() as u64;
-                    let _ = self.tx.send(ReplyEvent::Delta(piece));
+                    let _ = self.tx.unbounded_send(ReplyEvent::Delta(piece));
                     if last_save.elapsed() >= PROGRESS_EVERY && out.content.len() != saved_len {
                         last_save = Instant::now();
                         saved_len = out.content.len();
@@ -215,79 +317,6 @@ impl Job {
         out.finish = FinishReason::Error;
         out.error = Some(EngineError::Cut);
         out
-    }
-
-    /// The `engine` label of the engine metrics: the built-in engine or a configured provider.
-    fn engine_kind(&self) -> &'static str {
-        if self.chatbot.model.is_none() { "knowledge" } else { "provider" }
-    }
-
-    /// The engine and what it is asked: instructions, recent history, retrieved passages.
-    async fn request(&self) -> Result<(Arc<dyn Engine>, GenerateRequest), EngineError> {
-        let internal =
-            |e: parlor_core::StoreError| EngineError::Unreachable(format!("the database failed: {e}"));
-        let (engine, model): (Arc<dyn Engine>, String) = match &self.chatbot.model {
-            None => (self.state.knowledge.clone(), String::new()),
-            Some(m) => self.state.engines.resolve(m)?,
-        };
-        let store = &self.state.store;
-        let history = if self.chatbot.history_messages > 0 {
-            let page = CursorRequest {
-                cursor: Some(Cursor {
-                    position: Position { created_at: self.question.created_at, id: self.question.id.0 },
-                    reverse: false,
-                }),
-                page_size: self.chatbot.history_messages as usize,
-            };
-            let (page, _) = store
-                .list_messages(self.org, Some(self.question.conversation), page)
-                .await
-                .map_err(internal)?;
-            page.items
-                .into_iter()
-                .rev()
-                .filter(|m| !m.content.trim().is_empty())
-                .map(|m| ChatTurn {
-                    role: if m.kind == MessageType::Incoming { Role::User } else { Role::Assistant },
-                    content: m.content,
-                })
-                .collect()
-        } else {
-            vec![]
-        };
-        let texts = store.passage_texts(self.org, self.chatbot.id).await.map_err(internal)?;
-        let vocabulary = Vocabulary::from_texts(texts.iter().flat_map(|(t, x)| [t.as_str(), x.as_str()]));
-        let query = retrieval_query(&self.question.content, &vocabulary);
-        let hits = if query.is_empty() {
-            vec![]
-        } else {
-            store
-                .search_passages(
-                    self.org,
-                    self.chatbot.id,
-                    &query,
-                    self.question.query_metadata.as_ref(),
-                    CANDIDATES,
-                )
-                .await
-                .map_err(internal)?
-        };
-        let passages = ranked_passages(rerank(&self.question.content, hits));
-        // External images as URLs, uploaded ones inline (the provider cannot reach Parlor).
-        let image_urls = crate::uploads::image_urls(&self.state, self.org, &self.question.attachments).await;
-        Ok((
-            engine,
-            GenerateRequest {
-                model,
-                instructions: self.chatbot.instructions.clone(),
-                history,
-                question: self.question.content.clone(),
-                image_urls,
-                passages,
-                temperature: self.chatbot.temperature,
-                fallback_message: self.chatbot.fallback_message.clone(),
-            },
-        ))
     }
 
     /// Stores the end of the reply with its citations and record.
@@ -343,7 +372,7 @@ impl Job {
             citation_nodes,
             metadata,
             record: NewRecord {
-                chatbot: self.chatbot.id,
+                chatbot: self.chatbot,
                 user_message: self.question.id,
                 input_message: self.question.content.clone(),
                 condense_message: self.question.content.clone(),
