@@ -38,8 +38,10 @@ const PER_CONVERSATION: usize = 100;
 /// Microseconds between consecutive messages' `created_at`.
 const STEP_US: i64 = 10;
 /// Bump when the generator or the schema it writes changes, so kept datasets are rebuilt
-/// (2: the keyword index keyed by conversation, migration 0004).
-const VERSION: u32 = 2;
+/// (2: the keyword index keyed by conversation, migration 0004; 3: search text without
+/// accents, migration 0010, which a kept dataset would otherwise re-normalize as a server
+/// starts on it).
+const VERSION: u32 = 3;
 /// The metadata of every bot message.
 const BOT_METADATA: &str = r#"{"model":null,"finishReason":"stop","usage":null,"latencyMs":850}"#;
 

@@ -62,7 +62,18 @@ pub(crate) async fn open_or_load(url: &str, messages: usize) -> anyhow::Result<P
             }
         );
     }
-    if !ours {
+    let mut reuse = None;
+    if ours {
+        let sql = format!("SELECT meta::text FROM {META_TABLE}");
+        let kept: Option<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut conn).await?;
+        reuse = kept.and_then(|m| serde_json::from_str::<Meta>(&m).ok()).filter(|m| m.fits(messages));
+        if reuse.is_none() {
+            // Before the store opens: it would bring stale data up to date first.
+            eprintln!("the PostgreSQL dataset in `{name}` is stale or incomplete: emptying it");
+            wipe(&mut conn).await?;
+        }
+    } else {
         // Marks the database as the bench's before anything is written, so a load that stops
         // half-way is recognized (and wiped) by the next run.
         let sql = format!("CREATE TABLE {META_TABLE} (meta json NOT NULL)");
@@ -70,19 +81,11 @@ pub(crate) async fn open_or_load(url: &str, messages: usize) -> anyhow::Result<P
     }
     // Connecting the store brings the schema up to date, as `parlor serve` would.
     let store = PgStore::connect(url).await.context("connecting the store to PostgreSQL")?;
-    let sql = format!("SELECT meta::text FROM {META_TABLE}");
-    let kept: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut conn).await?;
-    if let Some(meta) = kept.and_then(|m| serde_json::from_str::<Meta>(&m).ok())
-        && meta.fits(messages)
-    {
+    if let Some(meta) = reuse {
         eprintln!("reusing the PostgreSQL dataset of {messages} messages in `{name}`");
         store.close().await;
         conn.close().await?;
         return Ok(PgDataset { url: url.to_string(), meta });
-    }
-    if ours {
-        eprintln!("the PostgreSQL dataset in `{name}` is stale or incomplete: emptying its tables");
-        wipe(&mut conn).await?;
     }
     eprintln!("loading {messages} messages into `{name}` (once; later runs reuse it)");
     let started = Instant::now();
@@ -112,17 +115,12 @@ pub(crate) async fn describe(url: &str) -> anyhow::Result<String> {
     Ok(format!("PostgreSQL {version} (shared_buffers {buffers}, synchronous_commit {commit})"))
 }
 
-/// Empties every table but sqlx's migration history (the schema stays).
+/// Empties what the organizations hold (every tenant table reaches `organizations` by its
+/// foreign keys) and the kept meta; the schema and its own bookkeeping (sqlx's migration
+/// history, the search text's version) stay.
 async fn wipe(conn: &mut PgConnection) -> anyhow::Result<()> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(tablename) FROM pg_tables
-         WHERE schemaname = current_schema() AND tablename <> '_sqlx_migrations'",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if !tables.is_empty() {
-        conn.execute(sqlx::AssertSqlSafe(format!("TRUNCATE {} CASCADE", tables.join(", ")))).await?;
-    }
+    conn.execute("TRUNCATE organizations CASCADE").await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("DELETE FROM {META_TABLE}"))).await?;
     Ok(())
 }
 
